@@ -1,0 +1,70 @@
+"""The one family of user-facing errors, each carrying its exit code.
+
+Every error a user can cause (bad config, missing tool, dirty tree, ...) is a
+``UserError``: the CLI prints its message on one line and exits with its code.
+Anything else is a bug and exits with ``ExitCode.INTERNAL``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILED = 1  # a task failed for a reason that is not the user's input
+    BAD_INPUT = 2  # config, recipe, CLI option or metric definition is wrong
+    ENVIRONMENT = 3  # git/agent missing, not a repository, dirty tree, wrong branch
+    AGENT = 4  # the agent failed too many times in a row
+    LOCKED = 5  # another loop holds the repository
+    LOG_WRITE = 6  # results.tsv or the JSONL log could not be written
+    INTERNAL = 70  # a bug in autoresearch: please report it
+    INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM
+
+
+class UserError(Exception):
+    """An error the user can fix; its message is one line saying what and how."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(UserError):
+    exit_code = ExitCode.BAD_INPUT
+
+
+class EnvironmentProblem(UserError):
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class AgentError(UserError):
+    exit_code = ExitCode.AGENT
+
+
+class LockedError(UserError):
+    exit_code = ExitCode.LOCKED
+
+
+class LogWriteError(UserError):
+    exit_code = ExitCode.LOG_WRITE
+
+
+class Interrupted(BaseException):
+    """Raised from a signal handler; BaseException so no ``except Exception`` eats it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        import signal
+
+        return ExitCode.TERMINATED if self.signum == signal.SIGTERM else ExitCode.INTERRUPTED

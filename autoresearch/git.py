@@ -1,0 +1,265 @@
+"""Every git operation autoresearch performs, through GitPython, with argument lists only.
+
+No value from config or agent output is ever put into a shell string: each call
+passes its arguments as a list to ``git``. Other modules ask this one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from autoresearch.errors import EnvironmentProblem, UserError
+
+MIN_GIT_VERSION = (2, 20)
+# Used only when the user has no identity configured (fresh CI machines).
+FALLBACK_IDENTITY = ("autoresearch", "autoresearch@localhost")
+
+
+def _import_gitpython():
+    if shutil.which("git") is None:
+        raise EnvironmentProblem(
+            "git is not installed or not on PATH: install it (e.g. apt-get install git)"
+        )
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    import git as gitpython
+
+    return gitpython
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of ``git status``: a two-letter code and a path relative to the root."""
+
+    code: str
+    path: str
+
+    @property
+    def untracked(self) -> bool:
+        return self.code == "??"
+
+
+class GitCommandError(UserError):
+    """A git command failed; the message carries git's own first error line."""
+
+
+class Repo:
+    """A repository at ``root``; close() releases GitPython's persistent processes."""
+
+    def __init__(self, path: Path):
+        gitpython = _import_gitpython()
+        self._gitpython = gitpython
+        try:
+            self._repo = gitpython.Repo(path, search_parent_directories=True)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+            raise EnvironmentProblem(
+                f"{path} is not inside a git repository: run 'git init' there "
+                "and commit your project first"
+            ) from None
+        if self._repo.bare:
+            raise EnvironmentProblem(f"{path} is a bare git repository: use a working clone")
+        self.root = Path(self._repo.working_tree_dir)
+        self._identity_args: list[str] | None = None
+
+    def close(self) -> None:
+        self._repo.close()
+
+    def __enter__(self) -> "Repo":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- low level ---------------------------------------------------------
+    def run(self, *args: str, strip: bool = True) -> str:
+        """Run ``git ARGS`` in the root; raise GitCommandError with git's message on failure."""
+        try:
+            return self._repo.git.execute(
+                ["git", *self._identity(), *args], strip_newline_in_stdout=strip
+            )
+        except self._gitpython.GitCommandError as exc:
+            raise GitCommandError(f"git {args[0]} failed: {_first_error_line(exc)}") from None
+
+    def _identity(self) -> list[str]:
+        if self._identity_args is None:
+            reader = self._repo.config_reader()
+            has_name = reader.has_option("user", "name")
+            has_email = reader.has_option("user", "email")
+            name, email = FALLBACK_IDENTITY
+            self._identity_args = [] if (has_name and has_email) else [
+                "-c", f"user.name={name}", "-c", f"user.email={email}"
+            ]
+        return self._identity_args
+
+    # -- queries -----------------------------------------------------------
+    def version(self) -> tuple[int, ...]:
+        return tuple(self._repo.git.version_info[:2])
+
+    def head_sha(self) -> str | None:
+        """The full sha of HEAD, or None in a repository with no commits."""
+        try:
+            return self._repo.head.commit.hexsha
+        except ValueError:
+            return None
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch name, or None when HEAD is detached."""
+        if self._repo.head.is_detached:
+            return None
+        return self._repo.head.ref.name
+
+    def branch_exists(self, name: str) -> bool:
+        return name in {head.name for head in self._repo.heads}
+
+    def branch_sha(self, name: str) -> str:
+        return self._repo.heads[name].commit.hexsha
+
+    def resolve(self, rev: str) -> str:
+        """The full sha of ``rev``; an error naming it when it does not exist."""
+        try:
+            return self._repo.rev_parse(rev).hexsha
+        except (self._gitpython.BadName, ValueError):
+            raise UserError(f"unknown commit '{rev}': give a sha, branch or tag") from None
+
+    def status(self) -> list[Change]:
+        """Every change in the work tree: tracked, staged, deleted and untracked (not ignored)."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
+        changes: list[Change] = []
+        entries = iter(out.split("\0"))
+        for entry in entries:
+            if not entry:
+                continue
+            code, path = entry[:2], entry[3:]
+            if code[0] in "RC":  # a rename carries its source as the next entry
+                next(entries, None)
+            changes.append(Change(code, path))
+        return changes
+
+    def dirty_tracked(self) -> list[str]:
+        return [c.path for c in self.status() if not c.untracked]
+
+    def untracked(self) -> set[str]:
+        return {c.path for c in self.status() if c.untracked}
+
+    def is_shallow(self) -> bool:
+        return self.run("rev-parse", "--is-shallow-repository") == "true"
+
+    def file_at(self, rev: str, path: str) -> bytes | None:
+        """Content of ``path`` at ``rev``, or None when it does not exist there."""
+        try:
+            blob = self._repo.commit(rev).tree / path
+        except KeyError:
+            return None
+        return blob.data_stream.read()
+
+    def commit_message(self, rev: str) -> str:
+        return self._repo.commit(rev).message
+
+    def merge_base(self, a: str, b: str) -> str:
+        return self.run("merge-base", a, b)
+
+    def log_shas(self, rev_range: str) -> list[str]:
+        out = self.run("rev-list", "--reverse", rev_range)
+        return out.split() if out else []
+
+    def git_dir(self) -> Path:
+        return Path(self._repo.git_dir)
+
+    def common_dir(self) -> Path:
+        return Path(self._repo.common_dir)
+
+    def hooks_dir(self) -> Path:
+        configured = self.run("config", "--get", "core.hooksPath") if self._has_config(
+            "core.hooksPath") else ""
+        if configured:
+            path = Path(configured).expanduser()
+            return path if path.is_absolute() else self.root / path
+        return self.common_dir() / "hooks"
+
+    def _has_config(self, key: str) -> bool:
+        try:
+            self._repo.git.execute(["git", "config", "--get", key])
+            return True
+        except self._gitpython.GitCommandError:
+            return False
+
+    # -- changes -----------------------------------------------------------
+    def create_branch(self, name: str, start: str = "HEAD") -> None:
+        self.run("branch", "--", name, start)
+
+    def checkout(self, name: str) -> None:
+        self.run("checkout", "--quiet", name, "--")
+
+    def commit_paths(self, paths: list[str], message: str, *, verify: bool = True) -> str:
+        """Stage exactly ``paths`` (adds, edits and deletions) and commit them; return the sha."""
+        self.run("add", "--all", "--", *paths)
+        args = ["commit", "--quiet", "--message", message]
+        if not verify:
+            args.append("--no-verify")
+        self.run(*args)
+        return self.head_sha()
+
+    def reset_hard(self, rev: str) -> None:
+        self.run("reset", "--quiet", "--hard", rev)
+
+    def restore(self, rev: str, created: set[str]) -> None:
+        """Put the tree back at ``rev``: tracked files reset, the listed new files removed.
+
+        Only files the candidate created are deleted, so the user's own untracked
+        files and ignored run artifacts are never touched.
+        """
+        self.reset_hard(rev)
+        for path in sorted(created, reverse=True):
+            full = self.root / path
+            if full.is_file() or full.is_symlink():
+                full.unlink()
+            _remove_empty_parents(full.parent, self.root)
+
+    def add_excludes(self, patterns: list[str]) -> list[str]:
+        """Append missing patterns to .git/info/exclude; return the ones added."""
+        exclude = self.common_dir() / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        present = exclude.read_text().splitlines() if exclude.exists() else []
+        missing = [p for p in patterns if p not in present]
+        if missing:
+            prefix = "" if not present or exclude.read_text().endswith("\n") else "\n"
+            with exclude.open("a") as handle:
+                handle.write(prefix + "".join(f"{p}\n" for p in missing))
+        return missing
+
+    def commit_tree(self, tree_of: str, parent: str, message: str) -> str:
+        """A new commit whose tree is ``tree_of``'s and whose only parent is ``parent``."""
+        return self.run("commit-tree", f"{tree_of}^{{tree}}", "-p", parent, "-m", message)
+
+    def set_branch(self, name: str, sha: str) -> None:
+        self.run("branch", "--force", "--", name, sha)
+
+
+def _remove_empty_parents(directory: Path, root: Path) -> None:
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
+
+def _first_error_line(exc) -> str:
+    text = (exc.stderr or exc.stdout or str(exc)).strip()
+    for line in text.splitlines():
+        line = line.strip().strip("'").strip()
+        if line.startswith("stderr:"):
+            line = line[len("stderr:"):].strip().strip("'")
+        if line:
+            return line
+    return f"exit code {exc.status}"
+
+
+def open_repo(path: Path) -> Repo:
+    """Open the repository containing ``path`` and check git is new enough."""
+    repo = Repo(path)
+    if repo.version() < MIN_GIT_VERSION:
+        found = ".".join(map(str, repo.version()))
+        need = ".".join(map(str, MIN_GIT_VERSION))
+        repo.close()
+        raise EnvironmentProblem(f"git {found} is too old: autoresearch needs git {need} or newer")
+    return repo

@@ -1,0 +1,266 @@
+"""Recipes: one YAML file per project type, loaded into frozen dataclasses, and detection.
+
+A recipe says how to recognise a project (``detect``), which file the agent edits
+(``target``), how to run an experiment (``run_command``, ``variants``), how to read
+the metric (``metric``), its ``direction`` and the files that must never change.
+Adding a project type needs only a new YAML file in a directory of the search path:
+
+1. ``$AUTORESEARCH_RECIPES`` (directories separated by ``os.pathsep``),
+2. ``~/.config/autoresearch/recipes``,
+3. the recipes shipped with autoresearch.
+
+A recipe found earlier in the path replaces a shipped one of the same ``name``.
+When several recipes match a project the highest ``priority`` wins (custom 100, ml 40,
+flutter 30, java 20, web 10): a Flutter or Java project often has a package.json too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autoresearch.errors import ConfigError
+from autoresearch.yamlio import load_yaml_mapping
+
+RECIPE_KEYS = {
+    "name", "description", "priority", "detect", "target", "run_command", "variants",
+    "metric", "direction", "readonly_files", "evaluation_files",
+}
+DETECT_KEYS = {"all_files", "any_files", "config_complete"}
+WHEN_KEYS = {"files", "any_files", "executables"}
+METRIC_KEYS = {"name", "source", "regex", "command", "file", "jmespath", "unit", "output_key"}
+TARGET_KINDS = ("path", "json_file", "search")
+
+
+@dataclass(frozen=True)
+class Variant:
+    files: tuple[str, ...] = ()
+    any_files: tuple[str, ...] = ()
+    executables: tuple[str, ...] = ()
+    run_command: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    source: Path
+    description: str = ""
+    priority: int = 0
+    all_files: tuple[str, ...] = ()
+    any_files: tuple[str, ...] = ()
+    config_complete: bool = False
+    target: tuple[dict, ...] = ()
+    run_command: str | None = None
+    variants: tuple[Variant, ...] = ()
+    metric: dict = field(default_factory=dict)
+    direction: str = "lower_is_better"
+    readonly_files: tuple[str, ...] = ()
+    evaluation_files: tuple[str, ...] = ()
+
+    def matches(self, project: Path, config_complete: bool) -> bool:
+        if self.config_complete:
+            return config_complete
+        if not self.all_files and not self.any_files:
+            return False
+        has_all = all((project / f).exists() for f in self.all_files)
+        has_any = not self.any_files or any((project / f).exists() for f in self.any_files)
+        return has_all and has_any
+
+    def run_command_for(self, project: Path) -> str | None:
+        """The first variant whose conditions hold, else the plain run command."""
+        for variant in self.variants:
+            if _variant_applies(variant, project):
+                return variant.run_command
+        return self.run_command
+
+    def find_target(self, project: Path) -> str | None:
+        """The default target file, by the recipe's strategies in order; None if none finds one."""
+        for strategy in self.target:
+            found = _apply_target_strategy(strategy, project)
+            if found:
+                return found
+        return None
+
+    def metric_file_for(self, project: Path) -> str | None:
+        """The size metric's path: a package.json-style override key, else the recipe's list."""
+        output_key = self.metric.get("output_key")
+        if output_key:
+            named = _json_key(project / output_key["json_file"], output_key["key"])
+            if isinstance(named, str) and named:
+                return named
+        return self.metric.get("file")
+
+
+def _variant_applies(variant: Variant, project: Path) -> bool:
+    return (
+        all((project / f).exists() for f in variant.files)
+        and (not variant.any_files or any((project / f).exists() for f in variant.any_files))
+        and all(shutil.which(exe) for exe in variant.executables)
+    )
+
+
+def _json_key(path: Path, dotted: str) -> Any:
+    try:
+        value: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for part in dotted.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _apply_target_strategy(strategy: dict, project: Path) -> str | None:
+    if "path" in strategy:
+        return strategy["path"] if (project / strategy["path"]).is_file() else None
+    if "json_file" in strategy:
+        named = _json_key(project / strategy["json_file"], strategy["key"])
+        if isinstance(named, str) and named and (project / named).is_file():
+            return Path(named).as_posix().removeprefix("./")
+        return None
+    pattern = re.compile(strategy["pattern"], re.MULTILINE)
+    for path in sorted(project.glob(strategy["search"])):
+        if _is_hidden_or_vendored(path.relative_to(project)) or not path.is_file():
+            continue
+        try:
+            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+                return path.relative_to(project).as_posix()
+        except OSError:
+            continue
+    return None
+
+
+def _is_hidden_or_vendored(relative: Path) -> bool:
+    return any(p.startswith(".") or p in {"node_modules", "build", "target"} for p in relative.parts)
+
+
+# -- loading ----------------------------------------------------------------------------
+
+def shipped_dir() -> Path:
+    """The recipes shipped in the wheel (autoresearch/recipes) or in a source checkout."""
+    inside = Path(__file__).parent / "recipes"
+    return inside if inside.is_dir() else Path(__file__).parent.parent / "recipes"
+
+
+def search_path() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get("AUTORESEARCH_RECIPES", "").split(os.pathsep) if p]
+    dirs.append(Path.home() / ".config" / "autoresearch" / "recipes")
+    dirs.append(shipped_dir())
+    return dirs
+
+
+def load_all() -> dict[str, Recipe]:
+    """Every recipe on the search path by name; earlier directories win."""
+    recipes: dict[str, Recipe] = {}
+    for directory in search_path():
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+            recipe = load_recipe(path)
+            recipes.setdefault(recipe.name, recipe)
+    return recipes
+
+
+def load_recipe(path: Path) -> Recipe:
+    data, lines = load_yaml_mapping(path)
+
+    def fail(key: str, problem: str) -> ConfigError:
+        where = f"{path}:{lines.get(key, 1)}"
+        return ConfigError(f"{where}: recipe key '{key}' {problem}")
+
+    unknown = set(data) - RECIPE_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise fail(key, f"is unknown; accepted: {', '.join(sorted(RECIPE_KEYS))}")
+    name = data.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+        raise fail("name", f"must be a lowercase word (letters, digits, - or _), got {name!r}")
+    detect = _mapping(data.get("detect", {}), "detect", fail, DETECT_KEYS)
+    metric = _mapping(data.get("metric", {}), "metric", fail, METRIC_KEYS)
+    direction = data.get("direction", "lower_is_better")
+    if direction not in ("lower_is_better", "higher_is_better"):
+        raise fail("direction", f"is {direction!r}; accepted: lower_is_better, higher_is_better")
+    priority = data.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        raise fail("priority", f"must be a whole number, got {priority!r}")
+    return Recipe(
+        name=name,
+        source=path,
+        description=str(data.get("description", "")),
+        priority=priority,
+        all_files=_strings(detect.get("all_files", []), "detect", fail),
+        any_files=_strings(detect.get("any_files", []), "detect", fail),
+        config_complete=bool(detect.get("config_complete", False)),
+        target=tuple(_target_strategy(s, fail) for s in _list(data.get("target", []), "target", fail)),
+        run_command=_optional_str(data.get("run_command"), "run_command", fail),
+        variants=tuple(_variant(v, fail) for v in _list(data.get("variants", []), "variants", fail)),
+        metric=dict(metric),
+        direction=direction,
+        readonly_files=_strings(data.get("readonly_files", []), "readonly_files", fail),
+        evaluation_files=_strings(data.get("evaluation_files", []), "evaluation_files", fail),
+    )
+
+
+def _mapping(value, key, fail, allowed) -> dict:
+    if not isinstance(value, dict):
+        raise fail(key, f"must be a mapping, got {type(value).__name__}")
+    unknown = set(value) - allowed
+    if unknown:
+        raise fail(key, f"has unknown entry '{sorted(unknown)[0]}'; accepted: {', '.join(sorted(allowed))}")
+    return value
+
+
+def _list(value, key, fail) -> list:
+    if not isinstance(value, list):
+        raise fail(key, f"must be a list, got {type(value).__name__}")
+    return value
+
+
+def _strings(value, key, fail) -> tuple[str, ...]:
+    items = _list(value, key, fail)
+    if not all(isinstance(v, str) for v in items):
+        raise fail(key, "must be a list of file names")
+    return tuple(items)
+
+
+def _optional_str(value, key, fail) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise fail(key, f"must be a string, got {type(value).__name__}")
+    return value
+
+
+def _target_strategy(strategy, fail) -> dict:
+    if not isinstance(strategy, dict) or not any(k in strategy for k in TARGET_KINDS):
+        raise fail("target", f"entries need one of {', '.join(TARGET_KINDS)}, got {strategy!r}")
+    if "search" in strategy:
+        try:
+            re.compile(strategy.get("pattern", ""))
+        except re.error as exc:
+            raise fail("target", f"has a bad pattern {strategy.get('pattern')!r}: {exc}") from None
+    if "json_file" in strategy and "key" not in strategy:
+        raise fail("target", "entries with json_file need a key")
+    return dict(strategy)
+
+
+def _variant(value, fail) -> Variant:
+    if not isinstance(value, dict) or "when" not in value or "run_command" not in value:
+        raise fail("variants", "entries need 'when' and 'run_command'")
+    when = _mapping(value["when"], "variants", fail, WHEN_KEYS)
+    return Variant(
+        files=_strings(when.get("files", []), "variants", fail),
+        any_files=_strings(when.get("any_files", []), "variants", fail),
+        executables=_strings(when.get("executables", []), "variants", fail),
+        run_command=str(value["run_command"]),
+    )
+
+
+def detect(recipes: dict[str, Recipe], project: Path, config_complete: bool) -> list[Recipe]:
+    """The recipes matching ``project``, best first (highest priority, then name)."""
+    matching = [r for r in recipes.values() if r.matches(project, config_complete)]
+    return sorted(matching, key=lambda r: (-r.priority, r.name))
