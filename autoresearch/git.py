@@ -254,6 +254,16 @@ def _first_error_line(exc) -> str:
     return f"exit code {exc.status}"
 
 
+def init_repo(path: Path, message: str) -> Repo:
+    """``git init`` a directory and commit everything in it; return the open repository."""
+    gitpython = _import_gitpython()
+    gitpython.Repo.init(path)
+    repo = Repo(path)
+    repo.run("add", "--all")
+    repo.run("commit", "--quiet", "--message", message)
+    return repo
+
+
 def open_repo(path: Path) -> Repo:
     """Open the repository containing ``path`` and check git is new enough."""
     repo = Repo(path)
