@@ -13,7 +13,7 @@ from autoresearch.errors import ConfigError, EnvironmentProblem
 from autoresearch.git import Repo, open_repo
 
 DODO_LINE = "from autoresearch.tasks import *  # noqa: F401,F403  (doit loop | setup | results)\n"
-EXCLUDES = ["results.tsv", "run.log", ".autoresearch/", ".claude/logs/"]
+EXCLUDES = ["results.tsv", "run.log", ".autoresearch/", ".claude/logs/", ".aider*"]
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
