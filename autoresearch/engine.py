@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from doit.exceptions import TaskFailed
 
-from autoresearch import decide, metrics, output, runner
+from autoresearch import decide, faults, metrics, output, runner
 from autoresearch.config import Config, metric_spec
 from autoresearch.errors import EnvironmentProblem
 from autoresearch.git import Repo
@@ -193,6 +193,7 @@ class Engine:
         log_path = sample / "run.log"
         protected = self.config.protected_files
         before = hash_files(self.root, protected)
+        faults.point("run_start")
         tick = (lambda elapsed: self.on_tick("run", elapsed, self.config.timeout)) \
             if self.on_tick else None
         result = runner.run(self._command(self.config.run_command), cwd=self.root,
@@ -255,6 +256,7 @@ class Engine:
         write_json(self._content_index(key), {"commit": sha, "definition": self.definition})
 
     def _decide(self, sha: str, best: decide.Best | None, best_key: str) -> None:
+        faults.point("before_decide")
         measured = Measurement.from_file(self.metrics_path(sha), cached=False)
         candidate = decide.Candidate(value=measured.value, samples=measured.samples,
                                      crash_reason=measured.error,

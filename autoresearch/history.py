@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autoresearch import decide, ledger
+from autoresearch import decide, faults, ledger
 from autoresearch.config import Config
 from autoresearch.engine import Measurement
 
@@ -106,6 +106,7 @@ def log_experiment(config: Config, root: Path, history: History, *, tag: str, co
         details.update(extra)
     record = ledger.append_event(root / ledger.EVENTS_FILE, "experiment_done",
                                  "fail" if crashed else "success", details)
+    faults.point("between_logs")
     ledger.append_result(root / ledger.RESULTS_FILE, commit=details["commit"],
                          metric=config.metric_name, value=value, status=decision.status,
                          description=description)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autoresearch import agents, guard, hooks, ledger, output, prompt
+from autoresearch import agents, faults, guard, hooks, ledger, output, prompt
 from autoresearch.agents.base import AgentFailure, AgentRequest, AgentSettings, Proposal
 from autoresearch.config import Config, Invalid, parse_duration, resolve
 from autoresearch.decide import Decision
@@ -267,6 +267,7 @@ class Loop:
         except AgentFailure as failure:
             self._agent_failed(failure)
             return
+        faults.point("after_agent")
         self.session.agent_failures_in_row = 0
         self.session.cost_usd += proposal.cost_usd or 0.0
         verdict = guard.check(self.repo, before, self.config.targets)
@@ -275,6 +276,7 @@ class Loop:
             self.repo.restore(self._best_commit(), set(verdict.created))
             self._log_rejected(description, verdict.violation, proposal)
             return
+        faults.point("before_commit")
         try:
             sha = self.repo.commit_paths(list(self.config.targets), f"experiment: {description}")
         except GitCommandError as exc:
@@ -371,10 +373,12 @@ class Loop:
             measurement, decision = self.engine.evaluate(sha, best, best_commit)
         finally:
             self.status.clear()
+        faults.point("before_log")
         record = log_experiment(self.config, self.root, self.history, tag=self.tag, commit=sha,
                                 description=description, measurement=measurement,
                                 decision=decision, extra=_agent_details(proposal))
         if decision.status != "keep":
+            faults.point("before_reset")
             created = self.repo.untracked() - set(untracked_before)
             self.repo.restore(best_commit or sha, created)
         if proposal is not None:
