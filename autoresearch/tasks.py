@@ -7,6 +7,7 @@ the stage modules together; each action reports a UserError as one line.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,14 +52,12 @@ class OneLineReporter(ConsoleReporter):
             super().complete_run()
 
 
-def _ensure_state_dir() -> str:
+if "dodo" in sys.modules:  # imported by a project's dodo.py: doit opens the db next
     Path(STATE_DIR).mkdir(exist_ok=True)
-    return f"{STATE_DIR}/doit.sqlite3"
-
 
 DOIT_CONFIG = {
     "backend": "sqlite3",
-    "dep_file": _ensure_state_dir() if Path("dodo.py").exists() else f"{STATE_DIR}/doit.sqlite3",
+    "dep_file": f"{STATE_DIR}/doit.sqlite3",
     "verbosity": 2,
     "reporter": OneLineReporter,
     "default_tasks": [],
