@@ -10,6 +10,7 @@ Exit codes (also in the README):
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,14 @@ def task_help(name: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # e.g. `autoresearch loop --help | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.FAILED
+
+
+def _main(argv: list[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         output.result(usage())
@@ -71,49 +80,59 @@ def main(argv: list[str] | None = None) -> int:
     if any(a in ("-h", "--help") for a in args[1:]):
         output.result(task_help(args[0]))
         return ExitCode.OK
-    problem = check_options(args[0], args[1:])
-    if problem:
-        output.error(problem)
+    try:
+        options = normalize_options(args[0], args[1:])
+    except ValueError as problem:
+        output.error(str(problem))
         return ExitCode.BAD_INPUT
-    return _run_doit(args)
+    return _run_doit([args[0], *options])
 
 
-def check_options(name: str, args: list[str]) -> str | None:
-    """A one-line complaint about the first bad option of ``args``, or None when all are good."""
+def normalize_options(name: str, args: list[str]) -> list[str]:
+    """``args`` with every option as ``--name=value``; ValueError names the first bad one.
+
+    doit would take a separate value containing '=' (a jmespath query, say) for one of
+    its ``name=value`` command-line variables, so values are always attached.
+    """
     task = getattr(_tasks_module(), f"task_{name}")()
     params = {f"--{p['long']}": p for p in task["params"]}
     params.update({f"-{p['short']}": p for p in task["params"] if p.get("short")})
+    normalized: list[str] = []
     index = 0
     while index < len(args):
         arg = args[index]
         index += 1
         if not arg.startswith("-") or arg == "-":
-            if task.get("pos_arg"):
+            if task.get("pos_arg") and "=" not in arg:
+                normalized.append(arg)
                 continue
-            return f"'{name}' takes no positional argument, got {arg!r}"
+            raise ValueError(f"'{name}' takes no argument {arg!r}; options start with --")
         flag, has_value, value = arg.partition("=")
         param = params.get(flag)
         if param is None:
             hint = difflib.get_close_matches(flag, list(params), n=1)
             suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-            return f"unknown option '{flag}' for '{name}'; {suggestion}see 'autoresearch {name} --help'"
+            raise ValueError(f"unknown option '{flag}' for '{name}'; {suggestion}"
+                             f"see 'autoresearch {name} --help'")
         if param["type"] is bool:
             if has_value:
-                return f"option {flag} takes no value"
+                raise ValueError(f"option {flag} takes no value")
+            normalized.append(f"--{param['long']}")
             continue
         if not has_value:
             if index >= len(args):
-                return f"option {flag} needs a value"
+                raise ValueError(f"option {flag} needs a value")
             value = args[index]
             index += 1
         if param["type"] is int:
             try:
                 number = int(value)
             except ValueError:
-                return f"option {flag} = {value!r} must be a whole number"
+                raise ValueError(f"option {flag} = {value!r} must be a whole number") from None
             if number < 0:
-                return f"option {flag} = {value!r} must not be negative"
-    return None
+                raise ValueError(f"option {flag} = {value!r} must not be negative")
+        normalized.append(f"--{param['long']}={value}")
+    return normalized
 
 
 def _run_doit(args: list[str]) -> int:

@@ -1,0 +1,133 @@
+"""``results --plot FILE.png``: the progress picture of one tag (needs the ``plot`` extra).
+
+Every experiment is a dot over its number: discards grey, keeps green and labelled with
+their (shortened) description; the running best is a step line; crashes, which have no
+value, are red crosses along the bottom edge. The y axis names the metric and its
+direction. This is the chart karpathy/autoresearch's analysis notebook draws.
+
+matplotlib is imported only here, only when plotting, and drives the Agg canvas directly
+(no pyplot, no global backend state).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autoresearch.errors import ConfigError, EnvironmentProblem
+from autoresearch.results import running_best, summary_of
+from autoresearch.results_index import TagDigest, digest_records, number
+
+LABEL_CHARS = 40  # descriptions longer than this are cut with "…"
+MAX_LABELS = 40  # at most this many keeps are labelled: the largest improvements
+COLOURS = {"keep": "#2ca02c", "discard": "#b0b0b0", "crash": "#d62728", "best": "#1f77b4"}
+
+
+def _matplotlib():
+    """matplotlib's Figure and Agg canvas, or the one-line hint to install the extra."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise EnvironmentProblem(
+            "--plot needs the plot extra: pip install 'autoresearch[plot]'") from None
+    return Figure, FigureCanvasAgg
+
+
+def _short(text) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+
+
+def _points(experiments: list[dict], status: str) -> tuple[list[int], list[float]]:
+    """(numbers, values) of the experiments with ``status`` that have a value."""
+    xs, ys = [], []
+    for position, record in enumerate(experiments):
+        details = record["details"]
+        value = number(details.get("value"))
+        if details.get("status") == status and value is not None:
+            xs.append(_number_of(details, position))
+            ys.append(value)
+    return xs, ys
+
+
+def _number_of(details: dict, position: int) -> int:
+    """The experiment's logged number, else its 1-based position."""
+    logged = number(details.get("number"))
+    return int(logged) if logged is not None else position + 1
+
+
+def _label_priority(details: dict) -> float:
+    """The baseline (no delta) first, then the keeps that moved the value most."""
+    delta = number(details.get("delta"))
+    return float("inf") if delta is None else abs(delta)
+
+
+def _label_keeps(ax, experiments: list[dict]) -> None:
+    """Write the description next to the keeps that improved most (the baseline too)."""
+    keeps = [(position, r["details"]) for position, r in enumerate(experiments)
+             if r["details"].get("status") == "keep" and number(r["details"].get("value"))
+             is not None]
+    keeps.sort(key=lambda pair: _label_priority(pair[1]), reverse=True)
+    for position, details in keeps[:MAX_LABELS]:
+        ax.annotate(_short(details.get("description")),
+                    (_number_of(details, position), details["value"]),
+                    xytext=(4, 6), textcoords="offset points", rotation=30, fontsize=7,
+                    color=COLOURS["keep"])
+
+
+def _draw_best(ax, experiments: list[dict], digest: TagDigest) -> None:
+    series = running_best(digest)
+    xs = [_number_of(r["details"], p) for p, r in enumerate(experiments)]
+    known = [(x, y) for x, y in zip(xs, series) if y is not None]
+    if known:
+        ax.step(*zip(*known), where="post", color=COLOURS["best"], linewidth=1.5,
+                label="running best")
+
+
+def _draw_crashes(ax, experiments: list[dict]) -> None:
+    """Crashes have no value: red crosses on the bottom edge, at their number."""
+    xs = [_number_of(r["details"], p) for p, r in enumerate(experiments)
+          if r["details"].get("status") == "crash"]
+    if xs:
+        ax.scatter(xs, [0.02] * len(xs), transform=ax.get_xaxis_transform(), marker="x",
+                   color=COLOURS["crash"], s=30, label=f"crash ({len(xs)})", clip_on=False)
+
+
+def _title(digest: TagDigest, title: str | None) -> str:
+    if title:
+        return title
+    summary = summary_of(digest)
+    return (f"autoresearch {summary.tag}: {summary.experiments} experiments, "
+            f"{summary.kept} kept")
+
+
+def plot_progress(records: list[dict], path: Path, *, title: str | None = None) -> None:
+    """Draw one tag's experiments (records as logged) into the PNG file ``path``."""
+    Figure, Canvas = _matplotlib()
+    experiments = [r for r in records if r.get("action") == "experiment_done"]
+    digest = digest_records(experiments)
+    figure = Figure(figsize=(12, 6), dpi=100)
+    Canvas(figure)
+    ax = figure.add_subplot()
+    for status, size in (("discard", 12), ("keep", 36)):
+        xs, ys = _points(experiments, status)
+        ax.scatter(xs, ys, s=size, color=COLOURS[status], label=f"{status} ({len(xs)})",
+                   zorder=3 if status == "keep" else 2)
+    _draw_best(ax, experiments, digest)
+    _draw_crashes(ax, experiments)
+    _label_keeps(ax, experiments)
+    words = "lower is better" if digest.direction == "lower_is_better" else "higher is better"
+    ax.set_xlabel("experiment #")
+    ax.set_ylabel(f"{digest.newest.get('metric') or 'metric'} ({words})")
+    ax.set_title(_title(digest, title))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)  # "best" is slow on many points
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def _save(figure, path: Path) -> None:
+    try:
+        figure.savefig(path, format="png")
+    except OSError as exc:
+        raise ConfigError(f"--plot {path}: cannot write it: {exc.strerror or exc}") from None
