@@ -114,7 +114,10 @@ def _bool(raw: Any) -> bool:
 def _min_delta(raw: Any) -> str:
     text = str(raw).strip()
     number = text[:-1] if text.endswith("%") else text
-    _number(number, minimum=0)
+    try:
+        _number(number, minimum=0)
+    except Invalid:
+        raise Invalid("must be a number >= 0, optionally with % (e.g. 0.01 or 0.5%)") from None
     return text
 
 
@@ -347,7 +350,8 @@ def _choose_recipe(project: Path, user: Mapping[str, Setting]):
         if name not in available:
             hint = difflib.get_close_matches(name, list(available), n=1)
             suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-            raise ConfigError(f"{user['type'].origin}: type '{name}' is not a known project type; "
+            raise ConfigError(f"{_where(user['type'].origin, project)}: type '{name}' is not a "
+                              "known project type; "
                               f"{suggestion}accepted: {', '.join(sorted(available))}")
         return available[name], matched
     if not matched:
@@ -365,7 +369,7 @@ def _recipe_layer(recipe: recipes_mod.Recipe, project: Path) -> dict[str, Settin
     layer: dict[str, Setting] = {}
 
     def put(key: str, raw: Any) -> None:
-        if raw not in (None, "", ()):
+        if raw not in (None, "", (), []):
             layer[key] = Setting(raw, origin)
 
     put("target_file", recipe.find_target(project))
@@ -446,7 +450,13 @@ def _check(config: Config) -> None:
     from autoresearch.decide import parse_min_delta
     parse_min_delta(config.min_delta)
     from autoresearch.metrics import validate
-    validate(metric_spec(config))
+    try:
+        validate(metric_spec(config))
+    except ConfigError as exc:  # "metric_regex: ..." -> "FILE:LINE: metric_regex: ..."
+        key = exc.message.split(":", 1)[0]
+        if origin.get(key, "default") == "default":
+            raise
+        raise ConfigError(f"{where(key)}: {exc.message}") from None
 
 
 def metric_spec(config: Config):
@@ -459,7 +469,8 @@ def metric_spec(config: Config):
         regex=config.metric_regex,
         file=config.metric_file,
         jmespath=config.metric_jmespath,
-        unit=config.metric_unit,
+        # Only a size is converted; a time is read in seconds and its unit only labels it.
+        unit=config.metric_unit if config.metric_source == "size" else None,
     )
 
 

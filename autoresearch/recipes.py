@@ -124,7 +124,7 @@ def _apply_target_strategy(strategy: dict, project: Path) -> str | None:
         if isinstance(named, str) and named and (project / named).is_file():
             return Path(named).as_posix().removeprefix("./")
         return None
-    pattern = re.compile(strategy["pattern"], re.MULTILINE)
+    pattern = re.compile(strategy.get("pattern", ""), re.MULTILINE)  # none: the first file
     for path in sorted(project.glob(strategy["search"])):
         if _is_hidden_or_vendored(path.relative_to(project)) or not path.is_file():
             continue
@@ -183,6 +183,8 @@ def load_recipe(path: Path) -> Recipe:
         raise fail("name", f"must be a lowercase word (letters, digits, - or _), got {name!r}")
     detect = _mapping(data.get("detect", {}), "detect", fail, DETECT_KEYS)
     metric = _mapping(data.get("metric", {}), "metric", fail, METRIC_KEYS)
+    if "output_key" in metric:
+        _json_ref(metric["output_key"], "metric", fail)
     direction = data.get("direction", "lower_is_better")
     if direction not in ("lower_is_better", "higher_is_better"):
         raise fail("direction", f"is {direction!r}; accepted: lower_is_better, higher_is_better")
@@ -196,7 +198,7 @@ def load_recipe(path: Path) -> Recipe:
         priority=priority,
         all_files=_strings(detect.get("all_files", []), "detect", fail),
         any_files=_strings(detect.get("any_files", []), "detect", fail),
-        config_complete=bool(detect.get("config_complete", False)),
+        config_complete=_boolean(detect.get("config_complete", False), "detect", fail),
         target=tuple(_target_strategy(s, fail) for s in _list(data.get("target", []), "target", fail)),
         run_command=_optional_str(data.get("run_command"), "run_command", fail),
         variants=tuple(_variant(v, fail) for v in _list(data.get("variants", []), "variants", fail)),
@@ -238,6 +240,14 @@ def _optional_str(value, key, fail) -> str | None:
 def _target_strategy(strategy, fail) -> dict:
     if not isinstance(strategy, dict) or not any(k in strategy for k in TARGET_KINDS):
         raise fail("target", f"entries need one of {', '.join(TARGET_KINDS)}, got {strategy!r}")
+    for key, value in strategy.items():
+        if not isinstance(value, str) or not value:
+            raise fail("target", f"entry field '{key}' must be a non-empty string, got {value!r}")
+    for key in ("path", "json_file", "search"):
+        if key in strategy and (Path(strategy[key]).is_absolute()
+                                or ".." in Path(strategy[key]).parts):
+            raise fail("target", f"entry field '{key}' must be relative to the project "
+                                 f"(no leading / or '..'), got {strategy[key]!r}")
     if "search" in strategy:
         try:
             re.compile(strategy.get("pattern", ""))
@@ -248,6 +258,19 @@ def _target_strategy(strategy, fail) -> dict:
     return dict(strategy)
 
 
+def _boolean(value, key, fail) -> bool:
+    if not isinstance(value, bool):
+        raise fail(key, f"config_complete must be true or false, got {value!r}")
+    return value
+
+
+def _json_ref(value, key, fail) -> None:
+    """``{json_file: package.json, key: dotted.key}``, as metric.output_key takes it."""
+    if not (isinstance(value, dict) and set(value) == {"json_file", "key"}
+            and all(isinstance(v, str) and v for v in value.values())):
+        raise fail(key, f"output_key must be {{json_file: FILE, key: KEY}}, got {value!r}")
+
+
 def _variant(value, fail) -> Variant:
     if not isinstance(value, dict) or "when" not in value or "run_command" not in value:
         raise fail("variants", "entries need 'when' and 'run_command'")
@@ -256,7 +279,7 @@ def _variant(value, fail) -> Variant:
         files=_strings(when.get("files", []), "variants", fail),
         any_files=_strings(when.get("any_files", []), "variants", fail),
         executables=_strings(when.get("executables", []), "variants", fail),
-        run_command=str(value["run_command"]),
+        run_command=_optional_str(value["run_command"], "variants", fail) or "",
     )
 
 
