@@ -6,11 +6,17 @@ import os
 import sys
 
 _quiet = False
+_progress_to_stderr = False  # when stdout carries a machine-readable answer (--json)
 
 
 def set_quiet(value: bool) -> None:
     global _quiet
     _quiet = value
+
+
+def set_progress_to_stderr(value: bool) -> None:
+    global _progress_to_stderr
+    _progress_to_stderr = value
 
 
 def is_terminal(stream=None) -> bool:
@@ -32,7 +38,7 @@ def style(text: str, *codes: str, stream=None) -> str:
 def info(message: str = "") -> None:
     """Normal progress output (suppressed by --quiet)."""
     if not _quiet:
-        print(message, flush=True)
+        print(message, file=sys.stderr if _progress_to_stderr else sys.stdout, flush=True)
 
 
 def result(message: str = "") -> None:

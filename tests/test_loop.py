@@ -1,0 +1,473 @@
+"""The loop as a user runs it: a scripted `command` agent, real git, signals, kills and locks.
+
+The agent is a small Python script outside the project that follows a plan, one step per
+call (what to write or delete, whether to hang, what to say, its exit code), and records
+the state of the tree it was handed (HEAD and `git status`) so every test can check that
+each call starts from a clean tree at the best commit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+PY = sys.executable
+EVENTS = ".claude/logs/autoresearch.jsonl"
+PREPARE = "# data and evaluation: do not modify\n"
+
+# -- helpers (local: tests/conftest.py is owned by another helper) -------------------------
+
+AGENT = r'''
+import json, os, pathlib, subprocess, sys, time
+plan_file = pathlib.Path(sys.argv[1])
+plan = json.loads(plan_file.read_text())
+calls = plan_file.with_suffix(".calls")
+n = int(calls.read_text()) if calls.exists() else 0
+calls.write_text(str(n + 1))
+def git(*args):
+    return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+with open(plan_file.with_suffix(".states"), "a") as states:
+    states.write(json.dumps({"head": git("rev-parse", "HEAD"),
+                             "status": git("status", "--porcelain")}) + "\n")
+if n >= len(plan):
+    sys.exit(f"agent plan exhausted after {len(plan)} calls")
+step = plan[n]
+for path, text in step.get("write", {}).items():
+    pathlib.Path(path).write_text(text)
+for path in step.get("delete", []):
+    os.remove(path)
+if step.get("marker"):
+    pathlib.Path(step["marker"]).write_text(str(os.getpid()))
+time.sleep(step.get("sleep", 0))
+print(step.get("say", f"step {n + 1}"))
+sys.exit(step.get("exit", 0))
+'''
+
+
+def environment(tmp: Path) -> dict[str, str]:
+    home = tmp / "home"
+    home.mkdir(exist_ok=True)
+    return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AUTHOR_NAME": "Test Author",
+            "GIT_AUTHOR_EMAIL": "author@example.com", "GIT_COMMITTER_NAME": "Test Committer",
+            "GIT_COMMITTER_EMAIL": "committer@example.com", "AUTORESEARCH_BACKOFF_S": "0",
+            "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def git_run(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=project, env=environment(project.parent),
+                          capture_output=True, text=True)
+
+
+def git(project: Path, *args: str) -> str:
+    done = git_run(project, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def command(*args: str) -> list[str]:
+    return [PY, "-m", "autoresearch", *args]
+
+
+def cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), cwd=project, env=environment(project.parent),
+                          capture_output=True, text=True, timeout=120)
+
+
+def start(project: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(command(*args), cwd=project, env=environment(project.parent),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def train_py(value: float, *, before: str = "") -> str:
+    return f"{before}VALUE = {value!r}\nprint(f'val_bpb: {{VALUE:.6f}}')\n"
+
+
+def make_project(tmp: Path, plan: list[dict], train: str | None = None, **config) -> Path:
+    """A committed ML-shaped project whose agent follows ``plan``."""
+    project = tmp / "project"
+    project.mkdir()
+    git(project, "init", "-q", "-b", "main")
+    (project / "train.py").write_text(train or train_py(1.0))
+    (project / "prepare.py").write_text(PREPARE)
+    (tmp / "plan.json").write_text(json.dumps(plan))
+    (tmp / "agent.py").write_text(AGENT)
+    config = {"run_command": f"{shlex.quote(PY)} train.py", "agent": "command",
+              "agent_command": f"{shlex.quote(PY)} {tmp / 'agent.py'} {tmp / 'plan.json'}",
+              **config}
+    (project / "autoresearch.yaml").write_text(
+        "".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items()))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "start")
+    return project
+
+
+def write(value: float, say: str, **step) -> dict:
+    return {"write": {"train.py": train_py(value)}, "say": say, **step}
+
+
+def records(project: Path) -> list[dict]:
+    return [json.loads(line) for line in (project / EVENTS).read_text().splitlines()]
+
+
+def actions(project: Path) -> list[str]:
+    return [r["action"] for r in records(project)]
+
+
+def experiments(project: Path) -> list[dict]:
+    return [r["details"] for r in records(project) if r["action"] == "experiment_done"]
+
+
+def tsv_rows(project: Path) -> list[list[str]]:
+    return [line.split("\t") for line in (project / "results.tsv").read_text().splitlines()[1:]]
+
+
+def agent_states(tmp: Path) -> list[dict]:
+    path = tmp / "plan.states"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def agent_calls(tmp: Path) -> int:
+    path = tmp / "plan.calls"
+    return int(path.read_text()) if path.exists() else 0
+
+
+def assert_clean_at(project: Path, branch: str, sha: str) -> None:
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "--abbrev-ref", "HEAD") == branch
+    assert git(project, "rev-parse", "HEAD") == sha
+
+
+def is_ancestor(project: Path, commit: str, of: str) -> bool:
+    return git_run(project, "merge-base", "--is-ancestor", commit, of).returncode == 0
+
+
+def wait_for(path: Path, proc: subprocess.Popen) -> None:
+    """Wait until ``path`` holds a pid (the phase has begun); fail if the loop ends first."""
+    deadline = time.monotonic() + 60
+    while not (path.exists() and path.read_text().strip()):
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the loop ended (exit {proc.returncode}) before {path.name}:\n{out}{err}")
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+# -- a loop with the command agent ------------------------------------------------------------
+
+
+def test_four_iterations_keep_discard_and_crash(tmp_path: Path):
+    plan = [write(0.8, "lower to 0.8"), write(0.9, "raise to 0.9"),
+            {"write": {"train.py": "raise SystemExit(2)\n"}, "say": "exit early"},
+            write(0.5, "lower to 0.5")]
+    project = make_project(tmp_path, plan)
+    start_commit = git(project, "rev-parse", "HEAD")
+
+    done = cli(project, "loop", "--tag", "four", "--iterations", "4")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+    logged = experiments(project)
+    assert [(d["number"], d["status"], d["reason"]) for d in logged] == [
+        (1, "keep", "baseline"), (2, "keep", "improved"), (3, "discard", "not improved"),
+        (4, "crash", "exit code 2"), (5, "keep", "improved")]
+    best = logged[-1]["full_commit"]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "on branch autoresearch/four"
+    assert lines[1] == "baseline val_bpb: 1.000000"
+    assert re.fullmatch(rf"#2    {logged[1]['commit']}  val_bpb 0\.800000  -0\.200000  "
+                        r"keep \(improved\)  \d+\.\ds  lower to 0\.8", lines[2])
+    assert re.fullmatch(rf"#4    {logged[3]['commit']}  val_bpb crash  —  "
+                        r"crash \(exit code 2\)  \d+\.\ds  exit early", lines[4])
+    assert lines[-1] == (f"stopped after 4 iterations: 4 experiments, 2 kept; "
+                         f"best val_bpb 0.500000 ({best[:7]})")
+    assert tsv_rows(project) == [
+        [start_commit[:7], "val_bpb", "1.000000", "keep", "baseline"],
+        [logged[1]["commit"], "val_bpb", "0.800000", "keep", "lower to 0.8"],
+        [logged[2]["commit"], "val_bpb", "0.900000", "discard", "raise to 0.9"],
+        [logged[3]["commit"], "val_bpb", "0.000000", "crash", "exit early"],
+        [best[:7], "val_bpb", "0.500000", "keep", "lower to 0.5"]]
+    assert actions(project) == (["experiment_done", "session_start"]
+                                + ["experiment_start", "experiment_done"] * 4 + ["session_end"])
+    end = records(project)[-1]["details"]
+    assert (end["experiments"], end["kept"], end["discarded"], end["crashed"]) == (4, 2, 1, 1)
+
+    assert_clean_at(project, "autoresearch/four", best)
+    assert git(project, "rev-parse", "main") == start_commit
+    assert git(project, "log", "--format=%s", "main..autoresearch/four").splitlines() == [
+        "experiment: lower to 0.5", "experiment: lower to 0.8"]
+    for discarded in logged[2:4]:
+        assert git(project, "cat-file", "-t", discarded["full_commit"]) == "commit"
+        assert git(project, "log", "-1", "--format=%s", discarded["full_commit"]) == \
+            f"experiment: {discarded['description']}"
+        assert not is_ancestor(project, discarded["full_commit"], "autoresearch/four")
+    kept = [start_commit, logged[1]["full_commit"], logged[1]["full_commit"],
+            logged[1]["full_commit"]]
+    assert agent_states(tmp_path) == [{"head": sha, "status": ""} for sha in kept]
+
+
+def test_misbehaving_agents_are_contained_and_logged(tmp_path: Path):
+    plan = [
+        {"write": {"train.py": train_py(0.1), "prepare.py": "# easier\n"}, "say": "readonly"},
+        {"write": {"train.py": train_py(0.1), "notes.txt": "mine\n"}, "say": "second file"},
+        {"delete": ["train.py"], "say": "delete target"},
+        {"say": "nothing"},
+        {"write": {"train.py": train_py(0.1)}, "sleep": 60, "say": "hang"},
+        {"write": {"train.py": train_py(0.1), "junk.txt": "x\n"}, "exit": 1, "say": "exit 1"},
+        write(0.5, "fine"),
+    ]
+    project = make_project(tmp_path, plan, agent_timeout=2)
+    baseline = git(project, "rev-parse", "HEAD")
+
+    done = cli(project, "loop", "--tag", "bad", "--iterations", "5")
+    assert done.returncode == 0, done.stderr
+
+    rejected = experiments(project)[1:5]
+    assert [(d["description"], d["status"], d["error"]) for d in rejected] == [
+        ("readonly", "crash", "rejected: modified protected file prepare.py"),
+        ("second file", "crash", "rejected: changed files other than the target: notes.txt"),
+        ("delete target", "crash", "rejected: deleted the target file train.py"),
+        ("nothing", "crash", "rejected: the agent made no change"),
+    ]
+    assert all(d["commit"] == "0000000" and d["value"] == 0 for d in rejected)
+    assert [row[1:] for row in tsv_rows(project)[1:5]] == [
+        ["val_bpb", "0.000000", "crash", d["description"]] for d in rejected]
+    failures = [r for r in records(project) if r["action"] == "agent_failed"]
+    assert [(r["status"], r["details"]["error"], r["details"]["consecutive"])
+            for r in failures] == [
+        ("fail", "command timed out after 2 s", 1),
+        ("fail", "agent command exited with code 1", 2)]
+    assert done.stderr.splitlines() == [
+        "autoresearch: warning: agent command failed (1/5 in a row): command timed out after 2 s",
+        "autoresearch: warning: agent command failed (2/5 in a row): agent command exited "
+        "with code 1"]
+
+    fine = experiments(project)[5]
+    assert (fine["description"], fine["status"]) == ("fine", "keep")
+    assert agent_states(tmp_path) == [{"head": baseline, "status": ""}] * 7
+    assert_clean_at(project, "autoresearch/bad", fine["full_commit"])
+    assert (project / "prepare.py").read_text() == PREPARE
+    assert not (project / "notes.txt").exists() and not (project / "junk.txt").exists()
+    assert git(project, "rev-list", "--count", "main..autoresearch/bad") == "1"
+
+
+def test_too_many_agent_failures_in_a_row_stop_with_exit_4(tmp_path: Path):
+    plan = [{"write": {"train.py": train_py(0.1)}, "exit": 1}] * 3
+    project = make_project(tmp_path, plan)
+    baseline = git(project, "rev-parse", "HEAD")
+
+    done = cli(project, "loop", "--tag", "fails", "--iterations", "3",
+               "--agent-max-failures", "2")
+    assert done.returncode == 4
+    assert done.stderr.splitlines()[-1] == (
+        "autoresearch: error: agent 'command' failed 2 times in a row; last: agent command "
+        "exited with code 1 (details in .autoresearch/agent/)")
+    assert agent_calls(tmp_path) == 2
+    assert actions(project).count("agent_failed") == 2
+    assert "session_end" not in actions(project)
+    assert_clean_at(project, "autoresearch/fails", baseline)
+
+
+def test_with_a_crashed_baseline_a_crash_is_still_reset(tmp_path: Path):
+    broken = "raise SystemExit(1)\n"
+    plan = [{"write": {"train.py": "raise SystemExit(2)\n"}, "say": "still broken"},
+            write(0.5, "fixed")]
+    project = make_project(tmp_path, plan, train=broken)
+    start_commit = git(project, "rev-parse", "HEAD")
+
+    done = cli(project, "loop", "--tag", "broken", "--iterations", "2")
+    assert done.returncode == 0, done.stderr
+    logged = experiments(project)
+    assert [(d["status"], d["reason"]) for d in logged] == [
+        ("crash", "exit code 1"), ("crash", "exit code 2"), ("keep", "baseline")]
+    assert agent_states(tmp_path) == [{"head": start_commit, "status": ""}] * 2
+    assert_clean_at(project, "autoresearch/broken", logged[2]["full_commit"])
+    assert git(project, "rev-parse", "HEAD~1") == start_commit
+    assert not is_ancestor(project, logged[1]["full_commit"], "autoresearch/broken")
+
+
+# -- interruption and recovery ------------------------------------------------------------------
+
+
+def run_phase_train(marker: Path) -> str:
+    return ("import os, pathlib, time\n"
+            f"pathlib.Path({str(marker)!r}).write_text(str(os.getpid()))\n"
+            "time.sleep(60)\n")
+
+
+@pytest.mark.parametrize("phase", ["agent", "run"])
+@pytest.mark.parametrize(("signum", "code"), [pytest.param(signal.SIGINT, 130, id="SIGINT"),
+                                              pytest.param(signal.SIGTERM, 143, id="SIGTERM")])
+def test_a_signal_restores_the_best_commit_and_the_next_loop_resumes(
+        tmp_path: Path, phase: str, signum: int, code: int):
+    marker = tmp_path / "marker"
+    if phase == "agent":
+        busy = {"write": {"train.py": train_py(0.1), "scratch.txt": "wip\n"},
+                "marker": str(marker), "sleep": 60, "say": "slow agent"}
+    else:
+        busy = {"write": {"train.py": run_phase_train(marker)}, "say": "slow run"}
+    plan = [write(0.8, "lower to 0.8"), busy, write(0.5, "lower to 0.5")]
+    project = make_project(tmp_path, plan)
+
+    proc = start(project, "loop", "--tag", "sig", "--iterations", "3")
+    wait_for(marker, proc)
+    busy_pid = int(marker.read_text())
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == code, err
+    best = experiments(project)[-1]
+    assert best["description"] == "lower to 0.8"
+    assert out.splitlines()[-1] == (f"interrupted: tree restored to the best commit "
+                                    f"{best['commit']}")
+    assert_clean_at(project, "autoresearch/sig", best["full_commit"])
+    assert gone(busy_pid)
+    interrupted = records(project)[-1]
+    assert (interrupted["action"], interrupted["status"]) == ("interrupted", "fail")
+    assert interrupted["details"]["signal"] == signal.Signals(signum).name
+    assert interrupted["details"]["experiments"] == 1
+
+    again = cli(project, "loop", "--iterations", "1")
+    assert again.returncode == 0, again.stderr
+    logged = experiments(project)
+    assert [d["number"] for d in logged] == [1, 2, 3]
+    assert [d["description"] for d in logged] == ["baseline", "lower to 0.8", "lower to 0.5"]
+    assert len({d["full_commit"] for d in logged}) == 3
+    assert len(tsv_rows(project)) == 3
+    assert actions(project).count("interrupted") == 1
+    assert_clean_at(project, "autoresearch/sig", logged[-1]["full_commit"])
+
+
+def test_a_hard_kill_during_the_run_is_measured_by_the_next_loop(tmp_path: Path):
+    marker = tmp_path / "marker"
+    once = ("import os, pathlib, time\n"
+            f"MARK = pathlib.Path({str(marker)!r})\n"
+            "if not MARK.exists():\n"
+            "    MARK.write_text(str(os.getpid()))\n"
+            "    time.sleep(60)\n" + train_py(0.5))
+    plan = [{"write": {"train.py": once}, "say": "killed mid-run"}, {"say": "nothing"}]
+    project = make_project(tmp_path, plan)
+
+    proc = start(project, "loop", "--tag", "kill", "--iterations", "1")
+    wait_for(marker, proc)
+    run_pid = int(marker.read_text())
+    proc.kill()
+    proc.communicate(timeout=60)
+    os.killpg(os.getpgid(run_pid), signal.SIGKILL)  # the loop could not clean up
+    committed = git(project, "rev-parse", "HEAD")
+    assert git(project, "log", "-1", "--format=%s") == "experiment: killed mid-run"
+    assert [d["description"] for d in experiments(project)] == ["baseline"]
+
+    resumed = cli(project, "loop", "--iterations", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (f"resuming: measuring experiment {committed[:7]} that was committed but never "
+            "logged") in resumed.stdout
+    assert agent_calls(tmp_path) == 1
+    again = cli(project, "loop", "--iterations", "1")
+    assert again.returncode == 0, again.stderr
+
+    logged = experiments(project)
+    assert [d["full_commit"] for d in logged].count(committed) == 1
+    measured = next(d for d in logged if d["full_commit"] == committed)
+    assert (measured["description"], measured["status"], measured["value"]) == (
+        "killed mid-run", "keep", 0.5)
+    assert [row[0] for row in tsv_rows(project)].count(committed[:7]) == 1
+    assert [d["number"] for d in logged] == [1, 2, 3]
+    assert_clean_at(project, "autoresearch/kill", committed)
+
+
+def test_a_hard_kill_during_the_agent_is_cleaned_up_by_the_next_loop(tmp_path: Path):
+    marker = tmp_path / "marker"
+    plan = [{"write": {"train.py": train_py(0.1), "scratch.txt": "wip\n"},
+             "marker": str(marker), "sleep": 60},
+            write(0.5, "lower to 0.5")]
+    project = make_project(tmp_path, plan)
+    baseline = git(project, "rev-parse", "HEAD")
+
+    proc = start(project, "loop", "--tag", "agentkill", "--iterations", "1")
+    wait_for(marker, proc)
+    agent_pid = int(marker.read_text())
+    proc.kill()
+    proc.communicate(timeout=60)
+    os.killpg(os.getpgid(agent_pid), signal.SIGKILL)  # the loop could not clean up
+    left = git_run(project, "status", "--porcelain").stdout.splitlines()
+    assert sorted(left) == [" M train.py", "?? scratch.txt"]
+    assert (project / "train.py").read_text() == train_py(0.1)
+
+    resumed = cli(project, "loop", "--iterations", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert ("resuming: restored the tree to the best commit (an interrupted candidate was "
+            "left in it)") in resumed.stdout
+    assert agent_states(tmp_path)[1] == {"head": baseline, "status": ""}
+    assert not (project / "scratch.txt").exists()
+    logged = experiments(project)
+    assert [(d["number"], d["description"]) for d in logged] == [(1, "baseline"),
+                                                                  (2, "lower to 0.5")]
+    assert_clean_at(project, "autoresearch/agentkill", logged[-1]["full_commit"])
+
+
+# -- bounds, summary, lock ---------------------------------------------------------------------
+
+
+def test_max_time_stops_the_loop(tmp_path: Path):
+    plan = [write(1.0 + step / 100, f"try {step}", sleep=0.3) for step in range(1, 60)]
+    project = make_project(tmp_path, plan)
+    done = cli(project, "loop", "--tag", "timed", "--max-time", "1s")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("stopped after max time 1 s: ")
+    end = records(project)[-1]
+    assert end["action"] == "session_end" and end["details"]["stopped"] == "max time 1 s"
+    assert end["details"]["experiments"] == len(experiments(project)) - 1
+
+
+@pytest.mark.parametrize("quiet", [[], ["--quiet"]], ids=["progress", "quiet"])
+def test_json_prints_a_parseable_summary(tmp_path: Path, quiet: list[str]):
+    project = make_project(tmp_path, [write(0.8, "lower"), write(0.9, "raise")])
+    done = cli(project, "loop", "--tag", "js", "--iterations", "2", "--json", *quiet)
+    assert done.returncode == 0, done.stderr
+    progress = done.stderr.splitlines()
+    if quiet:
+        assert progress == []
+    else:  # on stderr, so that stdout is the summary alone
+        assert progress[0] == "on branch autoresearch/js"
+        assert progress[-1].startswith("stopped after 2 iterations: 2 experiments, 1 kept;")
+    summary = json.loads(done.stdout)
+    assert summary == {"stopped": "2 iterations", "experiments": 2, "kept": 1, "discarded": 1,
+                       "crashed": 0, "cost_usd": 0.0, "baseline": 1.0, "best": 0.8,
+                       "best_commit": git(project, "rev-parse", "autoresearch/js")}
+
+
+def test_a_second_loop_on_the_same_repository_exits_5(tmp_path: Path):
+    marker = tmp_path / "marker"
+    project = make_project(tmp_path, [{"marker": str(marker), "sleep": 60}])
+    first = start(project, "loop", "--tag", "lock", "--iterations", "1")
+    try:
+        wait_for(marker, first)
+        logged_before = records(project)
+        second = cli(project, "loop", "--iterations", "1")
+        assert second.returncode == 5
+        assert second.stderr == (
+            f"autoresearch: error: another autoresearch loop (pid {first.pid}) is running in "
+            "this repository; stop it first or wait for it to finish\n")
+        assert records(project) == logged_before
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 143
