@@ -21,6 +21,7 @@ import json
 import os
 import shlex
 import shutil
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -66,7 +67,8 @@ class Measurement:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically (temp file + rename) so a kill never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(path.suffix + ".tmp")
+    # A temp name per thread: parallel workers may write the same content-index file.
+    temp = path.with_suffix(f"{path.suffix}.{threading.get_ident()}.tmp")
     temp.write_text(json.dumps(data, indent=1, allow_nan=False, default=str))
     os.replace(temp, path)
 
@@ -88,11 +90,18 @@ class Engine:
     """Measures commits of one project under one resolved config."""
 
     def __init__(self, config: Config, repo: Repo, *,
-                 on_tick: Callable[[str, float, float], None] | None = None):
+                 on_tick: Callable[[str, float, float], None] | None = None,
+                 workdir: Path | None = None, env: dict[str, str] | None = None):
         self.config = config
         self.repo = repo
         self.root = config.project_dir
         self.state = self.root / STATE_DIR
+        # Where runs, parses and checks happen: the project, or a parallel worker's work
+        # tree (state and cache stay in the project); env is layered over the run's.
+        self.workdir = workdir or self.root
+        self.env = env
+        self.dep_file = ("experiments.sqlite3" if workdir is None
+                         else f"experiments-{workdir.name}.sqlite3")
         self.definition = config.run_definition_hash()
         self.spec = metric_spec(config)
         self.on_tick = on_tick
@@ -139,10 +148,13 @@ class Engine:
     # -- the graph ---------------------------------------------------------
     def tasks(self, sha: str, best: decide.Best | None, best_commit: str | None) -> list[dict]:
         repeats = self.config.repeats
-        reuse = None if self.is_measured(sha) else self.reusable(sha)
-        skip_runs = reuse is not None or self.is_measured(sha)
+        measured = self.is_measured(sha)
+        reuse = None if measured else self.reusable(sha)
+        skip_runs = reuse is not None or measured
         tasks: list[dict] = []
-        for index in range(1, repeats + 1):
+        # doit runs a task whose target file is missing whatever its uptodate says, so a
+        # measured or reused commit (no run.json of its own) gets no run/parse tasks at all.
+        for index in range(1, 0 if skip_runs else repeats + 1):
             sample = self.sample_dir(sha, index)
             tasks.append({
                 "name": f"run:{sha[:12]}:{index}",
@@ -163,7 +175,8 @@ class Engine:
         tasks.append({
             "name": f"measure:{sha[:12]}",
             "actions": [(self._aggregate, (sha, reuse))],
-            "task_dep": [f"parse:{sha[:12]}:{i}" for i in range(1, repeats + 1)],
+            "task_dep": [] if skip_runs else [f"parse:{sha[:12]}:{i}"
+                                              for i in range(1, repeats + 1)],
             "targets": [str(self.metrics_path(sha))],
             "uptodate": [lambda: self.is_measured(sha)],
         })
@@ -192,16 +205,17 @@ class Engine:
         sample = self.sample_dir(sha, index)
         log_path = sample / "run.log"
         protected = self.config.protected_files
-        before = hash_files(self.root, protected)
+        before = hash_files(self.workdir, protected)
         faults.point("run_start")
         tick = (lambda elapsed: self.on_tick("run", elapsed, self.config.timeout)) \
             if self.on_tick else None
-        result = runner.run(self._command(self.config.run_command), cwd=self.root,
+        result = runner.run(self._command(self.config.run_command), cwd=self.workdir,
+                            env=self.env,
                             timeout=self.config.timeout, stdout_path=log_path,
                             max_log_bytes=MAX_LOG_BYTES, on_tick=tick)
-        tampered = sorted(p for p, h in hash_files(self.root, protected).items()
+        tampered = sorted(p for p, h in hash_files(self.workdir, protected).items()
                           if before.get(p) != h)
-        shutil.copyfile(log_path, self.root / "run.log")
+        shutil.copyfile(log_path, self.workdir / "run.log")
         write_json(sample / "run.json", {
             "definition": self.definition, "run_id": os.urandom(6).hex(), "commit": sha,
             "exit_code": result.exit_code, "timed_out": result.timed_out,
@@ -213,7 +227,7 @@ class Engine:
         sample = self.sample_dir(sha, index)
         run = read_json(sample / "run.json") or {}
         error = _run_error(run, self.config.timeout)
-        reading = metrics.read(self.spec, project_dir=self.root, log_path=sample / "run.log",
+        reading = metrics.read(self.spec, project_dir=self.workdir, log_path=sample / "run.log",
                                duration_s=run.get("duration_s", 0.0))
         log_text = (sample / "run.log").read_bytes().decode("utf-8", errors="replace")
         write_json(sample / "metric.json", {
@@ -270,7 +284,7 @@ class Engine:
 
     def _check(self, sha: str, decision: decide.Decision):
         log_path = self.run_dir(sha) / "check.log"
-        result = runner.run(self.config.check_command, cwd=self.root,
+        result = runner.run(self.config.check_command, cwd=self.workdir, env=self.env,
                             timeout=self.config.timeout, stdout_path=log_path)
         if result.exit_code == 0:
             return decision, None
@@ -282,7 +296,7 @@ class Engine:
                  best_commit: str | None = None) -> tuple[Measurement, decide.Decision]:
         """Measure ``sha`` (checked out in the work tree) and judge it against ``best``."""
         was_measured = self.is_measured(sha)
-        run_doit(self.state, self.tasks(sha, best, best_commit))
+        run_doit(self.state, self.tasks(sha, best, best_commit), self.dep_file)
         measurement = Measurement.from_file(self.metrics_path(sha), cached=was_measured)
         data = read_json(self.decision_path(sha)) or {}
         return measurement, decide.Decision(data.get("status", "crash"),
@@ -292,7 +306,7 @@ class Engine:
         """Only the measurement, without a decision."""
         was_measured = self.is_measured(sha)
         tasks = [t for t in self.tasks(sha, None, None) if not t["name"].startswith("decide:")]
-        run_doit(self.state, tasks)
+        run_doit(self.state, tasks, self.dep_file)
         return Measurement.from_file(self.metrics_path(sha), cached=was_measured)
 
 
@@ -330,29 +344,37 @@ def _capturing(function: Callable[..., None], errors: list[Exception]) -> Callab
     return action
 
 
-def run_doit(state: Path, tasks: list[dict]) -> None:
-    """Execute ``tasks`` with doit (its own database, separate from the CLI's).
+def run_doit(state: Path, tasks: list[dict], dep_file: str = "experiments.sqlite3") -> None:
+    """Execute ``tasks`` with doit (its own database ``dep_file``, separate from the CLI's).
 
-    An exception in a step is re-raised here; an interrupt (BaseException) passes
-    straight through doit.
+    doit's runner is driven directly, as ``doit run`` drives it, without ``DoitMain``:
+    that one scans every installed distribution's entry points three times and reads
+    the project's pyproject.toml, on every experiment (docs/performance.md). Same tasks,
+    same uptodate checks, same database. An exception in a step is re-raised here; an
+    interrupt (BaseException) passes straight through doit.
     """
-    from doit.cmd_base import ModuleTaskLoader
-    from doit.doit_cmd import DoitMain
+    from doit.control import TaskControl
+    from doit.dependency import Dependency, SqliteDB
+    from doit.exceptions import InvalidCommand, InvalidTask
+    from doit.runner import Runner
+    from doit.task import Stream, dict_to_task
 
     state.mkdir(parents=True, exist_ok=True)
     errors: list[Exception] = []
-    prepared = []
-    for task in tasks:
-        task = dict(task)
-        task["basename"] = task.pop("name")
-        task["actions"] = [(_capturing(fn, errors), args) for fn, args in task["actions"]]
-        prepared.append(task)
-    namespace = {
-        "DOIT_CONFIG": {"backend": "sqlite3", "dep_file": str(state / "experiments.sqlite3"),
-                        "reporter": _Silent, "verbosity": 0},
-        "task_experiment": lambda: (task for task in prepared),
-    }
-    code = DoitMain(ModuleTaskLoader(namespace)).run(["run", *(t["basename"] for t in prepared)])
+    try:
+        # io capture off: doit would swap sys.stdout for every action, which is not
+        # thread-safe (parallel workers run experiments at the same time).
+        prepared = [dict_to_task({**task, "io": {"capture": False},
+                                  "actions": [(_capturing(fn, errors), args)
+                                              for fn, args in task["actions"]]})
+                    for task in tasks]
+        control = TaskControl(prepared)
+        control.process([task.name for task in prepared])
+    except (InvalidCommand, InvalidTask) as exc:
+        raise RuntimeError(f"doit could not run the experiment steps: {exc}") from None
+    dependencies = Dependency(SqliteDB, str(state / dep_file))
+    runner = Runner(dependencies, _Silent(None, {}), stream=Stream(0))
+    code = runner.run_all(control.task_dispatcher())
     if errors:
         raise errors[0]
     if code != 0:
@@ -377,12 +399,13 @@ def measure_command(project: Path, flags: dict[str, Any], commits: list[str]) ->
 def _measure_at(engine: Engine, repo: Repo, sha: str) -> Measurement:
     """Measure a commit that may not be checked out: check it out, measure, go back."""
     head = repo.head_sha()
+    dirty = repo.dirty_tracked()
+    if dirty:  # the run would measure the work tree, and cache it as the commit's result
+        what = f"measure {sha[:7]}" if sha == head else f"check out {sha[:7]} to measure it"
+        raise EnvironmentProblem(f"cannot {what}: uncommitted changes in "
+                                 f"{', '.join(dirty[:5])}; commit or stash them")
     if sha == head:
         return engine.measure(sha)
-    dirty = repo.dirty_tracked()
-    if dirty:
-        raise EnvironmentProblem(f"cannot check out {sha[:7]} to measure it: uncommitted "
-                                 f"changes in {', '.join(dirty[:5])}; commit or stash them")
     branch = repo.current_branch()
     repo.checkout(sha)
     try:

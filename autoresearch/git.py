@@ -7,6 +7,7 @@ passes its arguments as a list to ``git``. Other modules ask this one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,11 @@ from autoresearch.errors import EnvironmentProblem, UserError
 MIN_GIT_VERSION = (2, 20)
 # Used only when the user has no identity configured (fresh CI machines).
 FALLBACK_IDENTITY = ("autoresearch", "autoresearch@localhost")
+# file_at keeps the last few (commit sha, path) contents it read: a commit never changes, and
+# one experiment reads its target files three times (content key twice, line count once).
+FILE_CACHE_ENTRIES = 16
+FILE_CACHE_MAX_BYTES = 1024 * 1024  # larger files are read again each time
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 def _import_gitpython():
@@ -62,6 +68,7 @@ class Repo:
             raise EnvironmentProblem(f"{path} is a bare git repository: use a working clone")
         self.root = Path(self._repo.working_tree_dir)
         self._identity_args: list[str] | None = None
+        self._files: dict[tuple[str, str], bytes | None] = {}
 
     def close(self) -> None:
         self._repo.close()
@@ -148,11 +155,18 @@ class Repo:
 
     def file_at(self, rev: str, path: str) -> bytes | None:
         """Content of ``path`` at ``rev``, or None when it does not exist there."""
+        key = (rev, path)
+        if key in self._files:
+            return self._files[key]
         try:
-            blob = self._repo.commit(rev).tree / path
+            content = (self._repo.commit(rev).tree / path).data_stream.read()
         except KeyError:
-            return None
-        return blob.data_stream.read()
+            content = None
+        if _FULL_SHA.fullmatch(rev) and len(content or b"") <= FILE_CACHE_MAX_BYTES:
+            if len(self._files) >= FILE_CACHE_ENTRIES:
+                del self._files[next(iter(self._files))]
+            self._files[key] = content
+        return content
 
     def commit_message(self, rev: str) -> str:
         return self._repo.commit(rev).message
@@ -204,17 +218,23 @@ class Repo:
     def reset_hard(self, rev: str) -> None:
         self.run("reset", "--quiet", "--hard", rev)
 
-    def restore(self, rev: str, created: set[str]) -> None:
+    def restore(self, rev: str, created: set[str], *, move_to: Path | None = None) -> None:
         """Put the tree back at ``rev``: tracked files reset, the listed new files removed.
 
         Only files the candidate created are deleted, so the user's own untracked
-        files and ignored run artifacts are never touched.
+        files and ignored run artifacts are never touched. With ``move_to`` the listed
+        files are moved under that directory instead of deleted (when it is not sure
+        who created them).
         """
         self.reset_hard(rev)
         for path in sorted(created, reverse=True):
             full = self.root / path
             if full.is_file() or full.is_symlink():
-                full.unlink()
+                if move_to is None:
+                    full.unlink()
+                else:
+                    (move_to / path).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(full, move_to / path)
             _remove_empty_parents(full.parent, self.root)
 
     def add_excludes(self, patterns: list[str]) -> list[str]:
@@ -235,6 +255,44 @@ class Repo:
 
     def set_branch(self, name: str, sha: str) -> None:
         self.run("branch", "--force", "--", name, sha)
+
+    def cherry_pick(self, sha: str) -> str:
+        """Commit ``sha``'s change on top of HEAD; return the new sha.
+
+        Hunks that conflict take ``sha``'s version (``-X theirs``): the candidate's idea
+        wins where both changed the same lines, and the caller measures the result. When
+        it still cannot apply (or the change is already there) the pick is undone and
+        GitCommandError raised: the tree is back at HEAD.
+        """
+        try:
+            self.run("cherry-pick", "--strategy-option=theirs", "--no-rerere-autoupdate", sha)
+        except GitCommandError:
+            try:
+                self.run("cherry-pick", "--abort")
+            except GitCommandError:
+                pass
+            self.reset_hard("HEAD")
+            raise
+        return self.head_sha()
+
+    # -- worktrees (parallel workers) ----------------------------------------
+    def worktree_add(self, path: Path, rev: str) -> None:
+        """A detached work tree at ``path`` with ``rev`` checked out (objects shared)."""
+        self.run("worktree", "add", "--force", "--detach", str(path), rev)
+
+    def worktree_remove(self, path: Path) -> None:
+        """Remove the work tree at ``path``, with its changes (twice --force: even locked)."""
+        self.run("worktree", "remove", "--force", "--force", str(path))
+
+    def worktree_list(self) -> list[Path]:
+        """Every work tree of the repository, the main one first."""
+        out = self.run("worktree", "list", "--porcelain")
+        return [Path(line[len("worktree "):]) for line in out.splitlines()
+                if line.startswith("worktree ")]
+
+    def worktree_prune(self) -> None:
+        """Forget work trees whose directory is gone."""
+        self.run("worktree", "prune")
 
 
 def _remove_empty_parents(directory: Path, root: Path) -> None:

@@ -7,6 +7,7 @@ finished experiment appears exactly once in both.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,19 +36,28 @@ class History:
                 history.records.append(record)
             elif record.get("action") == "calibration" and details.get("noise_floor") is not None:
                 history.noise_floor = details["noise_floor"]
-        history._repair_results()
+        history._repair_results(ledger.experiments(events))
         return history
 
-    def _repair_results(self) -> None:
+    def _repair_results(self, records: list[dict]) -> None:
+        """Append the rows a hard kill kept out of results.tsv (of every tag).
+
+        Rows pair with records by commit, counted: rejected candidates all share the
+        commit 0000000, so a missing one is found only by counting.
+        """
         path = self.root / ledger.RESULTS_FILE
         rows, _ = ledger.read_results(path)
-        in_tsv = {row.commit for row in rows}
-        for record in self.records:
+        in_tsv = Counter(row.commit for row in rows)
+        for record in records:
             d = record["details"]
-            if d.get("commit") and d["commit"][:7] not in in_tsv:
-                ledger.append_result(path, commit=d["commit"], metric=d.get("metric", ""),
-                                     value=d.get("value"), status=d["status"],
-                                     description=d.get("description", ""))
+            if not d.get("commit") or d.get("status") not in ledger.STATUSES:
+                continue
+            if in_tsv[d["commit"][:7]] > 0:
+                in_tsv[d["commit"][:7]] -= 1
+                continue
+            ledger.append_result(path, commit=d["commit"], metric=d.get("metric", ""),
+                                 value=d.get("value"), status=d["status"],
+                                 description=d.get("description", ""))
 
     @property
     def next_number(self) -> int:

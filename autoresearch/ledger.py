@@ -84,6 +84,8 @@ def _append(path: Path, lines: str) -> None:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             data = (("\n" if _ends_torn(fd) else "") + lines).encode("utf-8")
+            if not data:  # nothing to end or append (ensure_results_file): no fsync either
+                return
             while data:  # one write; the loop only finishes a short write
                 data = data[os.write(fd, data) :]
             os.fsync(fd)

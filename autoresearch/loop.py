@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autoresearch import agents, faults, guard, hooks, ledger, output, prompt
+from autoresearch import agents, faults, guard, hooks, ledger, output, prompt, runner
 from autoresearch.agents.base import AgentFailure, AgentRequest, AgentSettings, Proposal
 from autoresearch.config import Config, Invalid, parse_duration, resolve
 from autoresearch.decide import Decision
@@ -29,6 +29,8 @@ from autoresearch.setup import (branch_for, check_tag, default_tag, establish_ba
 
 BACKOFF_BASE_S = float(os.environ.get("AUTORESEARCH_BACKOFF_S", "2"))  # test-only override
 CYCLE_FILE = "cycle.json"  # the untracked files before the current cycle, for recovery
+CHILDREN_DIR = "children"  # the agent/experiment processes running now, for recovery
+RECOVERED_DIR = "recovered"  # where recovery moves files created during a killed cycle
 
 
 @dataclass
@@ -40,17 +42,17 @@ class Bounds:
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "Bounds":
         max_time = max_cost = None
-        try:
-            if options.get("max_time"):
+        try:  # an empty value (--max-time "$UNSET") is an error, not "no bound"
+            if options.get("max_time") is not None:
                 max_time = parse_duration(options["max_time"])
         except Invalid as exc:
             raise ConfigError(f"--max-time {options['max_time']!r} {exc}") from None
-        if options.get("max_cost"):
+        if options.get("max_cost") is not None:
             try:
                 max_cost = float(options["max_cost"])
             except ValueError:
                 max_cost = -1.0
-            if not max_cost >= 0:
+            if not 0 <= max_cost < float("inf"):
                 raise ConfigError(f"--max-cost {options['max_cost']!r} must be a number of USD "
                                   ">= 0, e.g. 5 or 2.50")
         return cls(options.get("iterations") or 0, max_time, max_cost)
@@ -133,13 +135,17 @@ class Signals:
 
 def loop_command(project: Path, flags: dict[str, Any], options: dict[str, Any]) -> None:
     output.set_quiet(bool(options.get("quiet")))
+    output.set_progress_to_stderr(bool(options.get("json")))  # stdout is the JSON alone
     bounds = Bounds.from_options(options)
     config = resolve(project, flags)
     agent = agents.get(config.agent)
     agents.ensure_available(agent)
+    from autoresearch import devices, parallel  # parallel imports this module
+
+    plan = devices.plan(options)  # --jobs, --gpus, --prefetch
     with open_repo(project) as repo, Lock(repo.root / STATE_DIR), Signals():
         tag = _start_branch(repo, config, options.get("tag"))
-        loop = Loop(config, repo, tag, agent)
+        loop = parallel.make_loop(config, repo, tag, agent, plan)
         summary = loop.run(bounds)
     if options.get("json"):
         output.result(json.dumps(summary, indent=2))
@@ -176,6 +182,7 @@ class Loop:
         self.engine = Engine(config, repo, on_tick=self._tick)
         self.history = History.load(self.root, tag)
         self.session = Session()
+        runner.track_children(self.state / CHILDREN_DIR)
 
     # -- the whole run -------------------------------------------------------
     def run(self, bounds: Bounds) -> dict[str, Any]:
@@ -200,6 +207,7 @@ class Loop:
         except Interrupted as interrupt:
             self.status.clear()
             self._restore_best()
+            self._end_cycle()
             ledger.append_event(events, "interrupted", "fail", {
                 "tag": self.tag, "signal": signal.Signals(interrupt.signum).name,
                 "experiments": self.session.experiments})
@@ -226,7 +234,16 @@ class Loop:
         return self.history.best()[1] or self.repo.head_sha()
 
     def _recover(self) -> None:
-        """After a hard kill: measure an unlogged experiment commit, restore a dirty tree."""
+        """After a hard kill: measure an unlogged experiment commit, restore a dirty tree.
+
+        First the agent or experiment the killed loop left running is killed (it would
+        go on editing the tree). Files created since the killed cycle began are moved to
+        .autoresearch/recovered/ rather than deleted: the user may have made them since.
+        """
+        killed = runner.kill_leftovers(self.state / CHILDREN_DIR)
+        if killed:
+            output.info(f"resuming: stopped {len(killed)} process tree(s) left running by a "
+                        f"killed loop (pid {', '.join(map(str, killed))})")
         head = self.repo.head_sha()
         best_commit = self.history.best()[1]
         cycle = read_json(self.state / CYCLE_FILE) or {}
@@ -234,20 +251,33 @@ class Loop:
         dirty = bool(self.repo.dirty_tracked()) or bool(created)
         if best_commit and head != best_commit:
             if dirty:
-                self.repo.restore(head, created)
+                self._restore_aside(head, created)
             if not self.history.logged(head) and self.repo.commit_message(head).startswith(
                     "experiment:"):
                 output.info(f"resuming: measuring experiment {head[:7]} that was committed "
                             "but never logged")
-                description = self.repo.commit_message(head).strip()[len("experiment:"):].strip()
+                description = self.repo.commit_message(head).strip().splitlines()[0][
+                    len("experiment:"):].strip()  # a parallel worker's has a trailer
                 self._measure_and_decide(head, description, None, cycle.get("untracked", []))
             else:
                 self.repo.restore(best_commit, set())
                 output.info(f"resuming: reset to the best commit {best_commit[:7]}")
         elif dirty:
-            self.repo.restore(head, created)
+            self._restore_aside(head, created)
             output.info("resuming: restored the tree to the best commit (an interrupted "
                         "candidate was left in it)")
+        self._end_cycle()
+
+    def _restore_aside(self, rev: str, created: set[str]) -> None:
+        aside = self.state / RECOVERED_DIR / time.strftime("%Y%m%dT%H%M%S")
+        self.repo.restore(rev, created, move_to=aside)
+        if created:
+            output.info(f"resuming: moved {len(created)} file(s) created during the killed "
+                        f"cycle to {aside.relative_to(self.root)}")
+
+    def _end_cycle(self) -> None:
+        """The tree is at a known state again: no cycle is in progress."""
+        (self.state / CYCLE_FILE).unlink(missing_ok=True)
 
     def _created_since(self, cycle: dict) -> set[str]:
         if "untracked" not in cycle:
@@ -260,6 +290,10 @@ class Loop:
 
     # -- one cycle -----------------------------------------------------------
     def cycle(self) -> None:
+        self._cycle()
+        self._end_cycle()
+
+    def _cycle(self) -> None:
         before = guard.snapshot(self.repo, self.config.protected_files)
         write_json(self.state / CYCLE_FILE, {"untracked": sorted(before.untracked)})
         try:
@@ -303,7 +337,7 @@ class Loop:
                              budget_usd=c.agent_budget_usd, command=c.agent_command,
                              skip_permissions=c.agent_skip_permissions, seed=c.agent_seed)
 
-    def _prompt(self) -> str:
+    def _prompt(self, others: tuple[str, ...] = ()) -> str:
         best, commit = self.history.best()
         return prompt.build(prompt.PromptContext(
             project_type=self.config.project_type, target_files=self.config.targets,
@@ -312,7 +346,7 @@ class Loop:
             time_budget_s=self.config.time_budget, best_value=best.value if best else None,
             best_commit=(commit or "")[:7] or None, baseline_value=self.history.baseline_value(),
             history=tuple(self.history.records), crash_log_tail=self._last_crash_log(),
-            instructions=self._instructions()))
+            instructions=self._instructions(), others_in_flight=others))
 
     def _instructions(self) -> str | None:
         program = self.root / "program.md"
@@ -351,6 +385,7 @@ class Loop:
         output.warn(f"agent {self.config.agent} failed ({n}/{self.config.agent_max_failures} "
                     f"in a row): {failure.reason}")
         if n >= self.config.agent_max_failures:
+            self._end_cycle()
             raise AgentError(f"agent '{self.config.agent}' failed {n} times in a row; last: "
                              f"{failure.reason} (details in .autoresearch/agent/)")
         time.sleep(min(BACKOFF_BASE_S * 2 ** (n - 1), 60.0))
@@ -380,7 +415,8 @@ class Loop:
         if decision.status != "keep":
             faults.point("before_reset")
             created = self.repo.untracked() - set(untracked_before)
-            self.repo.restore(best_commit or sha, created)
+            # No keep yet (the baseline crashed): back to the commit the experiment was made on.
+            self.repo.restore(best_commit or f"{sha}^", created)
         if proposal is not None:
             self.agent.observe(proposal, measurement.value, decision.status)
         self._report(record)

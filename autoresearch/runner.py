@@ -13,7 +13,10 @@ POSIX only (sessions, process groups and signals).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
+import select
 import selectors
 import signal
 import subprocess
@@ -34,6 +37,12 @@ DRAIN_S = 2.0  # after the tree is gone, how long to keep reading a pipe somethi
 KILL_WAIT_S = 5.0  # how long to wait for SIGKILL to take effect
 POLL_S = 0.02  # how often to check whether signalled processes are gone
 MIB = 1024 * 1024
+# Where run() records each command it starts (set by the loop, see track_children), so that
+# a loop restarted after a hard kill can end what the killed one left running.
+_track_dir: Path | None = None
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_SECRET_MIN_CHARS = 8  # shorter values would redact ordinary words
+REDACTED = "[redacted]"
 
 
 @dataclass(frozen=True)
@@ -159,9 +168,14 @@ class _Tree:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return []
 
-    def kill(self, grace_s: float) -> None:
-        """Kill what is left: the seen processes, current descendants and the group."""
-        self.sample()
+    def kill(self, grace_s: float, *, reaped: bool = False) -> None:
+        """Kill what is left: the seen processes, current descendants and the group.
+
+        A reaped root has no descendants left to list (they were handed to init), so
+        the scan of every process on the machine is skipped then.
+        """
+        if not reaped:
+            self.sample()
         _kill_all(self.seen, grace_s, pgid=self.pgid)
 
 
@@ -196,6 +210,7 @@ def run(
         for log in logs:
             log.close()
         raise
+    record = _record_child(proc)
     pumps = [_Pump(pipe, log) for pipe, log in zip(_pipes(proc), logs)]
     for pump in pumps:
         pump.start()
@@ -207,7 +222,11 @@ def run(
         duration_s = time.monotonic() - start
     finally:
         _clean_up(proc, tree, pumps, logs, grace_s)
+        if record is not None:
+            record.unlink(missing_ok=True)
     _raise_write_error(logs)
+    for log in logs:
+        redact_file(log.path)
     return RunResult(
         exit_code=None if timed_out else proc.returncode,
         timed_out=timed_out,
@@ -215,6 +234,88 @@ def run(
         peak_rss_mb=tree.peak_rss / MIB,
         log_truncated=any(log.omitted for log in logs),
     )
+
+
+def track_children(directory: Path | None) -> None:
+    """Record every command run() starts in ``directory`` (None: stop recording)."""
+    global _track_dir
+    _track_dir = directory
+
+
+def _record_child(proc: subprocess.Popen[bytes]) -> Path | None:
+    if _track_dir is None:
+        return None
+    try:
+        created = psutil.Process(proc.pid).create_time()
+    except psutil.Error:
+        created = None
+    path = _track_dir / f"{proc.pid}.json"
+    try:
+        _track_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"pid": proc.pid, "create_time": created}))
+    except OSError:
+        return None
+    return path
+
+
+def kill_leftovers(directory: Path, grace_s: float = 3.0) -> list[int]:
+    """Kill the command trees recorded in ``directory`` that still run; return their pids.
+
+    A loop killed with SIGKILL cannot clean up: its agent or experiment (each leading a
+    process group of its own) keeps running and may still edit the tree. A recorded pid
+    counts only while it is the same process (same start time) or while its group lives.
+    """
+    killed = []
+    for record in sorted(directory.glob("*.json")) if directory.is_dir() else []:
+        try:
+            data = json.loads(record.read_text())
+            pid = int(data["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            record.unlink(missing_ok=True)
+            continue
+        try:
+            same = psutil.Process(pid).create_time() == data.get("create_time")
+        except psutil.Error:
+            same = False
+        if same:
+            killed.append(pid)
+            kill_tree(pid, grace_s)
+        elif _group_members(pid):  # the leader is gone; a live group's id is never reused
+            killed.append(pid)
+            _kill_all(_group_members(pid), grace_s, pgid=pid)
+        record.unlink(missing_ok=True)
+    return killed
+
+
+def secret_values() -> list[str]:
+    """Values of secret-looking environment variables (API keys, tokens), longest first."""
+    found = {value for name, value in os.environ.items()
+             if _SECRET_NAME.search(name) and len(value) >= _SECRET_MIN_CHARS}
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every secret-looking environment variable redacted."""
+    for value in secret_values():
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def redact_file(path: Path) -> None:
+    """Redact secrets (see ``redact``) in a log file we wrote, in place."""
+    secrets = [value.encode() for value in secret_values()]
+    if not secrets:
+        return
+    try:
+        data = path.read_bytes()
+        cleaned = data
+        for secret in secrets:
+            cleaned = cleaned.replace(secret, REDACTED.encode())
+        if cleaned != data:
+            path.write_bytes(cleaned)
+    except OSError:
+        pass
 
 
 def _start(
@@ -265,21 +366,54 @@ def _wait(
 ) -> bool:
     """Wait for the command to exit; return True when it reached the timeout instead."""
     next_tick = 1.0
-    while True:
-        elapsed = time.monotonic() - start
-        if timeout is not None and elapsed >= timeout:
-            return True
-        step = SAMPLE_INTERVAL_S if timeout is None else min(SAMPLE_INTERVAL_S, timeout - elapsed)
+    with _ExitWatch(proc) as watch:
+        while True:
+            elapsed = time.monotonic() - start
+            if timeout is not None and elapsed >= timeout:
+                return True
+            step = SAMPLE_INTERVAL_S if timeout is None else min(SAMPLE_INTERVAL_S,
+                                                                 timeout - elapsed)
+            if watch.exited_within(step):
+                return False
+            tree.sample()
+            elapsed = time.monotonic() - start
+            if on_tick is not None and elapsed >= next_tick:
+                on_tick(elapsed)
+                next_tick = int(elapsed) + 1.0
+
+
+class _ExitWatch:
+    """Waits for a command's exit and reaps it, woken by a pidfd the moment it exits.
+
+    ``Popen.wait(timeout)`` polls with sleeps that double up to 50 ms, so a command of a
+    few milliseconds was seen to end up to twice as late. Without pidfds (not Linux, or
+    a kernel before 5.3) it is still what is used.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]):
+        self.proc = proc
         try:
-            proc.wait(timeout=step)  # returns as soon as the command exits
-            return False
-        except subprocess.TimeoutExpired:
-            pass
-        tree.sample()
-        elapsed = time.monotonic() - start
-        if on_tick is not None and elapsed >= next_tick:
-            on_tick(elapsed)
-            next_tick = int(elapsed) + 1.0
+            self.fd: int | None = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            self.fd = None
+
+    def __enter__(self) -> "_ExitWatch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+
+    def exited_within(self, seconds: float) -> bool:
+        """True when the command exited (it is reaped then) within ``seconds``."""
+        if self.fd is None:
+            try:
+                self.proc.wait(timeout=seconds)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        select.select([self.fd], [], [], max(seconds, 0.0))  # readable once it exited
+        return self.proc.poll() is not None
 
 
 def _clean_up(
@@ -290,7 +424,7 @@ def _clean_up(
     grace_s: float,
 ) -> None:
     """Kill what is left of the tree, reap the command, finish reading, close the logs."""
-    tree.kill(grace_s)
+    tree.kill(grace_s, reaped=proc.returncode is not None)
     proc.wait()
     for pump in pumps:
         pump.finish()

@@ -88,6 +88,8 @@ def setup(project: Path, flags: dict[str, Any], *, tag: str | None, resume: bool
     config = resolve(project, flags)
     tag = check_tag(tag)
     branch = branch_for(tag)
+    if calibrate:  # checked before anything changes, not after the branch exists
+        _check_calibrate(calibrate)
     with open_repo(project) as repo:
         require_committed(repo)
         require_clean(repo)
@@ -141,6 +143,11 @@ def establish_baseline(config: Config, repo: Repo, tag: str, calibrate: int = 0)
     return True
 
 
+def _check_calibrate(runs: int) -> None:
+    if runs < 3:
+        raise ConfigError(f"--calibrate {runs}: needs at least 3 runs to estimate the noise")
+
+
 def _calibrate(config: Config, repo: Repo, tag: str, runs: int) -> None:
     """Measure the baseline ``runs`` times and record the noise floor."""
     from dataclasses import replace
@@ -148,8 +155,7 @@ def _calibrate(config: Config, repo: Repo, tag: str, runs: int) -> None:
     from autoresearch import decide
     from autoresearch.engine import Engine
 
-    if runs < 3:
-        raise ConfigError(f"--calibrate {runs}: needs at least 3 runs to estimate the noise")
+    _check_calibrate(runs)
     calibration = replace(config, values={**config.values, "repeats": runs})
     measured = Engine(calibration, repo).measure(repo.head_sha())
     floor = decide.noise_floor(measured.samples)

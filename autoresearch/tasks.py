@@ -7,16 +7,14 @@ the stage modules together; each action reports a UserError as one line.
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from doit.exceptions import TaskFailed
-from doit.reporter import ConsoleReporter
-
 from autoresearch import output
 from autoresearch.config import SCHEMA
-from autoresearch.errors import Interrupted, UserError
+from autoresearch.errors import Interrupted, LogWriteError, UserError
 
 STATE_DIR = ".autoresearch"
 
@@ -27,10 +25,24 @@ class Failure:
     error: BaseException | None = None
 
 
-class OneLineReporter(ConsoleReporter):
-    """doit's console reporter without task titles; a UserError is one line on stderr."""
+class OneLineReporter:
+    """doit's console reporter without task titles; a UserError is one line on stderr.
+
+    It wraps doit's ConsoleReporter rather than subclassing it, so that importing this
+    module does not import doit (about 100 ms): ``autoresearch --help`` needs none of it.
+    """
 
     desc = "autoresearch: one line per error, nothing else"
+
+    def __init__(self, outstream, options):
+        from doit.reporter import ConsoleReporter
+
+        self._console = ConsoleReporter(outstream, options)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_console":  # not set yet (e.g. during copy): no endless recursion
+            raise AttributeError(name)
+        return getattr(self._console, name)
 
     def execute_task(self, task):
         pass
@@ -45,11 +57,11 @@ class OneLineReporter(ConsoleReporter):
         elif isinstance(error, Interrupted):
             pass
         else:
-            super().add_failure(task, fail)
+            self._console.add_failure(task, fail)
 
     def complete_run(self):
         if Failure.error is None:
-            super().complete_run()
+            self._console.complete_run()
 
 
 if "dodo" in sys.modules:  # imported by a project's dodo.py: doit opens the db next
@@ -64,6 +76,12 @@ DOIT_CONFIG = {
 }
 
 
+# Errors of the disk rather than of autoresearch (the files it writes in the project and in
+# .autoresearch/): reported like an unwritable log, not as an internal error.
+_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                 errno.EISDIR, errno.ENOTDIR}
+
+
 def _action(function: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a stage function so user errors and interrupts become doit failures."""
 
@@ -72,8 +90,18 @@ def _action(function: Callable[..., Any]) -> Callable[..., Any]:
         try:
             function(**options)
         except (UserError, Interrupted) as error:
+            from doit.exceptions import TaskFailed
+
             Failure.error = error
             return TaskFailed(str(error))
+        except OSError as exc:  # a full disk or a read-only file: one line, exit 6
+            if exc.errno not in _CANNOT_WRITE:
+                raise
+            from doit.exceptions import TaskFailed
+
+            Failure.error = LogWriteError(f"cannot write {exc.filename or 'a file'}: "
+                                          f"{exc.strerror}")
+            return TaskFailed(str(Failure.error))
         return None
 
     run.__name__ = function.__name__
@@ -181,6 +209,11 @@ LOOP_PARAMS = [
     _param("max_cost", "stop when the agents' total cost reaches this many USD"),
     _param("quiet", "print only errors and the final summary", False, bool, "q"),
     _param("json", "print a machine-readable summary at the end", False, bool),
+    _param("jobs", "experiments at once, each in a git worktree (default 1, or one per GPU "
+                   "with --gpus)", 0, int, "j"),
+    _param("gpus", "GPUs for the experiments, one each: e.g. 0,1,2,3 or all (nvidia-smi)"),
+    _param("prefetch", "ask the agent for the next candidate while an experiment runs",
+           False, bool),
 ]
 
 

@@ -9,21 +9,17 @@ An agent is a module (like pre-commit's languages) with the attributes ``name``,
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
-from autoresearch.runner import RunResult, run, tail
+from autoresearch.runner import RunResult, redact, run, tail
 
 DESCRIPTION_CHARS = 120  # longest description kept from an agent's final text
 REASON_CHARS = 200  # longest piece of agent text quoted in a failure reason
 TAIL_BYTES = 2000  # of stdout and of stderr, kept for the log
 PROMPT_FILE = "prompt.md"
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-_SECRET_MIN_CHARS = 8  # shorter values would redact ordinary words
 
 
 @dataclass(frozen=True)
@@ -242,7 +238,4 @@ def token_sum(counts: list[Mapping[str, Any]], *keys: str) -> int | None:
 
 def scrub(text: str) -> str:
     """``text`` with the value of every secret-looking environment variable redacted."""
-    for name, value in os.environ.items():
-        if _SECRET_NAME.search(name) and len(value) >= _SECRET_MIN_CHARS and value in text:
-            text = text.replace(value, "[redacted]")
-    return text
+    return redact(text)
