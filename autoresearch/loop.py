@@ -186,40 +186,55 @@ class Loop:
 
     # -- the whole run -------------------------------------------------------
     def run(self, bounds: Bounds) -> dict[str, Any]:
+        """Recover, measure the baseline if needed, run cycles until a bound; log the session."""
         events = self.root / ledger.EVENTS_FILE
         self._recover()
         if not self.history.records:
             establish_baseline(self.config, self.repo, self.tag)
             self.history = History.load(self.root, self.tag)
+        trigger = "bounded" if bounds.iterations or bounds.max_time_s or bounds.max_cost_usd \
+            else "manual"
         ledger.append_event(events, "session_start", "in_progress",
-                            {"tag": self.tag, "trigger": "bounded" if bounds.iterations
-                             or bounds.max_time_s or bounds.max_cost_usd else "manual",
-                             "agent": self.config.agent})
-        stop_reason = None
+                            {"tag": self.tag, "trigger": trigger, "agent": self.config.agent,
+                             **self._session_details()})
         try:
-            while True:
-                elapsed = time.monotonic() - self.session.started
-                stop_reason = bounds.reached(self.session.experiments, elapsed,
-                                             self.session.cost_usd)
-                if stop_reason:
-                    break
-                self.cycle()
+            stop_reason = self._run_cycles(bounds)
         except Interrupted as interrupt:
             self.status.clear()
+            self._stop_work()
             self._restore_best()
             self._end_cycle()
             ledger.append_event(events, "interrupted", "fail", {
                 "tag": self.tag, "signal": signal.Signals(interrupt.signum).name,
                 "experiments": self.session.experiments})
-            output.info(f"interrupted: tree restored to the best commit "
-                        f"{(self.history.best()[1] or '')[:7]}")
+            output.info(f"interrupted: {self._interrupted_note()}tree restored to the best "
+                        f"commit {(self.history.best()[1] or '')[:7]}")
             raise
-        summary = self.summary(stop_reason)
+        summary = {**self.summary(stop_reason), **self._session_details()}
         ledger.append_event(events, "session_end", "success", {"tag": self.tag, **summary})
         output.info(f"stopped after {stop_reason}: {summary['experiments']} experiments, "
                     f"{summary['kept']} kept; best {self.config.metric_name} "
                     f"{_fmt(summary['best'])} ({(summary['best_commit'] or '')[:7]})")
         return summary
+
+    # -- what a parallel loop does differently (parallel.ParallelLoop) -------------
+    def _run_cycles(self, bounds: Bounds) -> str:
+        """Cycle until a bound is reached; return which."""
+        while True:
+            elapsed = time.monotonic() - self.session.started
+            stop_reason = bounds.reached(self.session.experiments, elapsed, self.session.cost_usd)
+            if stop_reason:
+                return stop_reason
+            self.cycle()
+
+    def _session_details(self) -> dict[str, Any]:
+        return {}
+
+    def _stop_work(self) -> None:
+        """Stop what runs besides this thread (nothing in the serial loop)."""
+
+    def _interrupted_note(self) -> str:
+        return ""
 
     def summary(self, stop_reason: str | None) -> dict[str, Any]:
         best, commit = self.history.best()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import queue
 import shutil
-import signal
 import threading
 import time
 from typing import Any
@@ -40,11 +39,10 @@ from autoresearch.config import Config
 from autoresearch.decide import Decision
 from autoresearch.devices import Plan
 from autoresearch.engine import Measurement, policy
-from autoresearch.errors import AgentError, Interrupted
+from autoresearch.errors import AgentError
 from autoresearch.git import Repo
-from autoresearch.history import History, log_experiment
-from autoresearch.loop import BACKOFF_BASE_S, Bounds, Loop, _agent_details, _fmt
-from autoresearch.setup import establish_baseline
+from autoresearch.history import log_experiment
+from autoresearch.loop import BACKOFF_BASE_S, Bounds, Loop, _agent_details
 from autoresearch.workers import AGENT_LOCK, IN_PROCESS_AGENTS, Candidate, Worker, WorkerStopped
 
 POLL_S = 0.1
@@ -92,43 +90,26 @@ class ParallelLoop(Loop):
         self._closed = False
 
     # -- the whole run -------------------------------------------------------
-    def run(self, bounds: Bounds) -> dict[str, Any]:
-        events = self.root / ledger.EVENTS_FILE
+    def _run_cycles(self, bounds: Bounds) -> str:
         self.bounds = bounds
-        self._recover()
-        if not self.history.records:
-            establish_baseline(self.config, self.repo, self.tag)
-            self.history = History.load(self.root, self.tag)
         self.best_sha = self._best_commit()
-        ledger.append_event(events, "session_start", "in_progress", {
-            "tag": self.tag, "trigger": "bounded" if bounds.iterations or bounds.max_time_s
-            or bounds.max_cost_usd else "manual", "agent": self.config.agent,
-            "jobs": self.plan.jobs, "workers": self.plan.workers})
         try:
             self._start_workers()
             self._coordinate()
-        except Interrupted as interrupt:
-            self.status.clear()
-            self._shutdown()
-            self._restore_best()
-            self._end_cycle()
-            ledger.append_event(events, "interrupted", "fail", {
-                "tag": self.tag, "signal": signal.Signals(interrupt.signum).name,
-                "experiments": self.session.experiments})
-            output.info(f"interrupted: workers stopped, work trees removed, tree restored to "
-                        f"the best commit {self.best_sha[:7]}")
-            raise
         finally:
             self._shutdown()
         elapsed = time.monotonic() - self.session.started
-        stop_reason = self.bounds.reached(self.session.experiments, elapsed,
-                                          self.session.cost_usd) or "bounds reached"
-        summary = {**self.summary(stop_reason), "jobs": self.plan.jobs}
-        ledger.append_event(events, "session_end", "success", {"tag": self.tag, **summary})
-        output.info(f"stopped after {stop_reason}: {summary['experiments']} experiments, "
-                    f"{summary['kept']} kept; best {self.config.metric_name} "
-                    f"{_fmt(summary['best'])} ({(summary['best_commit'] or '')[:7]})")
-        return summary
+        return bounds.reached(self.session.experiments, elapsed,
+                              self.session.cost_usd) or "bounds reached"
+
+    def _session_details(self) -> dict[str, Any]:
+        return {"jobs": self.plan.jobs, "workers": self.plan.workers}
+
+    def _stop_work(self) -> None:
+        self._shutdown()
+
+    def _interrupted_note(self) -> str:
+        return "workers stopped, work trees removed, "
 
     def _start_workers(self) -> None:
         inside = self.config.project_dir.resolve().relative_to(self.root.resolve())
