@@ -139,9 +139,11 @@ class Repo:
             if not entry:
                 continue
             code, path = entry[:2], entry[3:]
-            if code[0] in "RC":  # a rename carries its source as the next entry
-                next(entries, None)
             changes.append(Change(code, path))
+            if code[0] == "R":  # a staged rename also removed its source (the next entry)
+                changes.append(Change("D ", next(entries, "")))
+            elif code[0] == "C":
+                next(entries, None)
         return changes
 
     def dirty_tracked(self) -> list[str]:

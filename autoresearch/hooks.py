@@ -29,7 +29,7 @@ case "$branch" in
 esac
 allowed="$(git rev-parse --git-common-dir)/{TARGETS_FILE}"
 [ -f "$allowed" ] || exit 0
-others=$(git diff --cached --name-only | grep -Fxv -f "$allowed")
+others=$(git diff --cached --name-only --no-renames | grep -Fxv -f "$allowed")
 if [ -n "$others" ]; then
   echo "autoresearch: on $branch only the target file(s) may be committed; refused:" >&2
   echo "$others" >&2
