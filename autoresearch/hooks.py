@@ -43,6 +43,22 @@ def write_targets(repo: Repo, targets: tuple[str, ...]) -> None:
     (repo.common_dir() / TARGETS_FILE).write_text("".join(f"{t}\n" for t in targets))
 
 
+def only_ours(repo: Repo) -> bool:
+    """True when the pre-commit hook is ours and chains to nothing.
+
+    Then the tool's own commits may skip it: the guard has already checked exactly what the
+    hook would (only the target changed), and no hook of the user's would be bypassed. The
+    hook still stops an agent that runs ``git commit`` itself.
+    """
+    hooks_dir = repo.hooks_dir()
+    hook = hooks_dir / "pre-commit"
+    try:
+        ours = MARKER in hook.read_text(errors="replace")
+    except OSError:
+        return False
+    return ours and not (hooks_dir / CHAINED).exists()
+
+
 def install(repo: Repo, targets: tuple[str, ...]) -> bool:
     """Install (or refresh) the hook; True when something was written."""
     write_targets(repo, targets)

@@ -182,6 +182,7 @@ class Loop:
         self.engine = Engine(config, repo, on_tick=self._tick)
         self.history = History.load(self.root, tag)
         self.session = Session()
+        self.hook_only_ours = hooks.only_ours(repo)
         runner.track_children(self.state / CHILDREN_DIR)
 
     # -- the whole run -------------------------------------------------------
@@ -327,7 +328,8 @@ class Loop:
             return
         faults.point("before_commit")
         try:
-            sha = self.repo.commit_paths(list(self.config.targets), f"experiment: {description}")
+            sha = self.repo.commit_paths(list(self.config.targets), f"experiment: {description}",
+                                         verify=not self.hook_only_ours)
         except GitCommandError as exc:
             self.repo.restore(self._best_commit(), set(verdict.created))
             self._log_rejected(description, f"commit refused: {exc}", proposal)

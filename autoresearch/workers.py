@@ -109,7 +109,8 @@ class Worker(threading.Thread):
         faults.point("before_commit")
         try:
             candidate.sha = repo.commit_paths(list(self.config.targets),
-                                              commit_message(candidate.description, self.number))
+                                              commit_message(candidate.description, self.number),
+                                              verify=not self.coord.hook_only_ours)
         except GitCommandError as exc:
             candidate.violation = f"commit refused: {exc}"
             return self._hand_over(candidate)
