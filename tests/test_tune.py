@@ -337,3 +337,39 @@ def test_a_python_syntax_error_is_an_agent_failure(tmp_path: Path):
     (tmp_path / "train.py").write_text("LR = 0.04\nif:\n")
     with pytest.raises(AgentFailure, match=r"^tune could not parse train.py: invalid syntax"):
         tune.propose(request(tmp_path))
+
+
+def test_parallel_workers_do_not_fail_each_others_trials(tmp_path: Path):
+    """Two live workers (threads) each hold a trial; neither proposal fails the other's."""
+    import dataclasses
+    import threading
+
+    proposals = {}
+    release = threading.Event()
+
+    def worker(name: str, proposed: threading.Event) -> None:
+        work = tmp_path / name
+        work.mkdir()
+        (work / "train.py").write_text("A = 1.0\n")
+        shared = dataclasses.replace(request(work), work_dir=tmp_path / ".autoresearch" / "agent")
+        proposals[name] = tune.propose(shared)
+        proposed.set()
+        release.wait(30)
+
+    threads = []
+    for name in ("w1", "w2"):
+        proposed = threading.Event()
+        thread = threading.Thread(target=worker, args=(name, proposed))
+        thread.start()
+        assert proposed.wait(60)
+        threads.append(thread)
+    try:
+        states = [t.state.name for t in load_study(tmp_path).trials]
+        assert states == ["RUNNING", "RUNNING"]  # the first worker's trial survived
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
+    for value, name in ((0.5, "w1"), (0.25, "w2")):
+        tune.observe(proposals[name], value, "discard")
+    assert [t.state.name for t in load_study(tmp_path).trials] == ["COMPLETE", "COMPLETE"]

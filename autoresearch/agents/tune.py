@@ -39,6 +39,7 @@ import ast
 import io
 import math
 import re
+import threading
 import time
 import tokenize
 from dataclasses import dataclass, replace
@@ -54,6 +55,8 @@ install_hint = "pip install 'autoresearch[tune]'"
 DB_NAME = "tune.db"  # in .autoresearch/, the parent of the agent's work_dir
 SIGNIFICANT_DIGITS = 4  # floats are written like 0.02134
 MAX_ASKS = 20  # fresh samples tried before giving up on finding a change
+# (study name, trial number) -> the thread that asked it and has not told it yet
+_IN_FLIGHT: dict[tuple[str, int], int] = {}
 
 _UPPER = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _NUMBER = r"[-+]?(?:\d[\d_]*(?:\.\d[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?\d+)?"
@@ -289,6 +292,7 @@ def propose(request: AgentRequest) -> Proposal:
     _fail_dangling(optuna, study)
     study.sampler = optuna.samplers.TPESampler(seed=request.settings.seed + len(study.trials))
     trial, literals = _ask_for_a_change(optuna, study, params, request)
+    _IN_FLIGHT[(study.study_name, trial.number)] = threading.get_ident()
     for file, text in texts.items():
         new = edit(text, [p for p in params if p.file == file], literals)
         if new != text:
@@ -335,6 +339,7 @@ def observe(proposal: Proposal, value: float | None, status: str) -> None:
     if "trial" not in meta or "storage" not in meta:
         return
     optuna = _optuna()
+    _IN_FLIGHT.pop((meta["study"], meta["trial"]), None)
     study = optuna.load_study(study_name=meta["study"], storage=_url(Path(meta["storage"])))
     if value is None or not math.isfinite(value) or status == "crash":
         study.tell(meta["trial"], state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
@@ -397,10 +402,23 @@ def _study(optuna, request: AgentRequest):
 
 
 def _fail_dangling(optuna, study) -> None:
-    """Trials asked but never told (the loop was killed mid-run) count as failures."""
+    """Trials asked but never told (the loop was killed mid-run) count as failures.
+
+    A trial another thread of this process is still working on (a parallel worker's
+    candidate) is not dangling; one this thread asked before and abandoned is.
+    """
     running = optuna.trial.TrialState.RUNNING
+    me = threading.get_ident()
     for trial in study.get_trials(deepcopy=False, states=(running,)):
+        owner = _IN_FLIGHT.get((study.study_name, trial.number))
+        if owner is not None and owner != me and _thread_alive(owner):
+            continue
+        _IN_FLIGHT.pop((study.study_name, trial.number), None)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+
+
+def _thread_alive(ident: int) -> bool:
+    return any(thread.ident == ident for thread in threading.enumerate())
 
 
 def _space(study, params: list[Param]) -> dict[str, list]:
