@@ -396,16 +396,23 @@ class Loop:
         self._restore_best()
         self.session.agent_failures_in_row += 1
         n = self.session.agent_failures_in_row
-        ledger.append_event(self.root / ledger.EVENTS_FILE, "agent_failed", "fail", {
-            "tag": self.tag, "agent": self.config.agent, "error": failure.reason,
-            "output_tail": failure.output_tail[-1500:], "consecutive": n})
-        output.warn(f"agent {self.config.agent} failed ({n}/{self.config.agent_max_failures} "
-                    f"in a row): {failure.reason}")
         if n >= self.config.agent_max_failures:
             self._end_cycle()
-            raise AgentError(f"agent '{self.config.agent}' failed {n} times in a row; last: "
-                             f"{failure.reason} (details in .autoresearch/agent/)")
+        self._record_agent_failure(failure, n, {}, ".autoresearch/agent/")
         time.sleep(min(BACKOFF_BASE_S * 2 ** (n - 1), 60.0))
+
+    def _record_agent_failure(self, failure: AgentFailure, n: int, where: dict[str, Any],
+                              details_dir: str) -> None:
+        """Log and report the n-th agent failure in a row; stop the loop at the limit."""
+        ledger.append_event(self.root / ledger.EVENTS_FILE, "agent_failed", "fail", {
+            "tag": self.tag, "agent": self.config.agent, "error": failure.reason,
+            "output_tail": failure.output_tail[-1500:], "consecutive": n, **where})
+        worker = f" (worker {where['worker']})" if "worker" in where else ""
+        output.warn(f"agent {self.config.agent}{worker} failed "
+                    f"({n}/{self.config.agent_max_failures} in a row): {failure.reason}")
+        if n >= self.config.agent_max_failures:
+            raise AgentError(f"agent '{self.config.agent}' failed {n} times in a row; last: "
+                             f"{failure.reason} (details in {details_dir})")
 
     def _log_rejected(self, description: str, reason: str, proposal: Proposal) -> None:
         decision = Decision("crash", reason)

@@ -39,7 +39,6 @@ from autoresearch.config import Config
 from autoresearch.decide import Decision
 from autoresearch.devices import Plan
 from autoresearch.engine import Measurement, policy
-from autoresearch.errors import AgentError
 from autoresearch.git import Repo
 from autoresearch.history import log_experiment
 from autoresearch.loop import BACKOFF_BASE_S, Bounds, Loop, _agent_details
@@ -205,16 +204,8 @@ class ParallelLoop(Loop):
             self.tickets -= 1
             self.session.agent_failures_in_row += 1
             n = self.session.agent_failures_in_row
-        ledger.append_event(self.root / ledger.EVENTS_FILE, "agent_failed", "fail", {
-            "tag": self.tag, "agent": self.config.agent, "error": failure.reason,
-            "output_tail": failure.output_tail[-1500:], "consecutive": n,
-            "worker": worker.number})
-        output.warn(f"agent {self.config.agent} (worker {worker.number}) failed "
-                    f"({n}/{self.config.agent_max_failures} in a row): {failure.reason}")
-        if n >= self.config.agent_max_failures:
-            raise AgentError(f"agent '{self.config.agent}' failed {n} times in a row; last: "
-                             f"{failure.reason} (details in .autoresearch/agent-w"
-                             f"{worker.number}/)")
+        self._record_agent_failure(failure, n, {"worker": worker.number},
+                                   f".autoresearch/agent-w{worker.number}/")
 
     def _finish(self, candidate: Candidate) -> None:
         decided = self._decide(candidate)
