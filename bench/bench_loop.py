@@ -47,13 +47,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from common import ENV, ROOT, autoresearch_files, git, read_stamps
+from common import make_project as make_bench_project
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "autoresearch-bench"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "GIT_TERMINAL_PROMPT": "0"}
 SAMPLE_S = 0.05  # how often the loop process is sampled for memory and children
 
 EXPERIMENT = """\
@@ -72,17 +72,6 @@ printf 'x: %s\\n' "$x" > params.yaml
 echo "set x to $x"
 [ -n "$BENCH_STAMPS" ] && echo "agent_end $(date +%s.%N)" >> "$BENCH_STAMPS"
 exit 0
-"""
-CONFIG = """\
-target_file: params.yaml
-run_command: sh exp.sh
-metric_name: score
-metric_source: regex
-metric_regex: "score: ([0-9]+)"
-metric_direction: lower_is_better
-time_budget: 60
-agent: command
-agent_command: sh edit.sh
 """
 DVC_YAML = """\
 stages:
@@ -125,27 +114,9 @@ class Report:
 
 
 # -- helpers -------------------------------------------------------------------------
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout.strip()
-
-
 def make_project(path: Path, *, dvc: bool = False) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q")
-    git(path, "config", "user.name", "bench")
-    git(path, "config", "user.email", "bench@localhost")
-    git(path, "config", "commit.gpgsign", "false")
-    (path / "params.yaml").write_text("x: 10\n")
-    (path / "exp.sh").write_text(EXPERIMENT)
-    if dvc:
-        (path / "dvc.yaml").write_text(DVC_YAML)
-    else:
-        (path / "edit.sh").write_text(AGENT)
-        (path / "autoresearch.yaml").write_text(CONFIG)
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "trivial experiment")
-    return path
+    files = {"dvc.yaml": DVC_YAML} if dvc else autoresearch_files(AGENT)
+    return make_bench_project(path, EXPERIMENT, files, "trivial experiment")
 
 
 def autoresearch_argv() -> list[str]:
@@ -162,14 +133,6 @@ def wall(argv: list[str], cwd: Path, env: dict | None = None) -> float:
 
 def median_ms(values: list[float]) -> float:
     return statistics.median(values) * 1000
-
-
-def read_stamps(path: Path) -> dict[str, list[float]]:
-    stamps: dict[str, list[float]] = {}
-    for line in path.read_text().splitlines():
-        name, _, value = line.partition(" ")
-        stamps.setdefault(name, []).append(float(value))
-    return stamps
 
 
 def progress(message: str) -> None:

@@ -27,8 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "GIT_TERMINAL_PROMPT": "0"}
+from common import ENV, autoresearch_files, make_project, read_stamps
 
 EXPERIMENT = """\
 echo "run_start $(date +%s.%N)" >> "$BENCH_STAMPS"
@@ -45,42 +44,13 @@ sleep "$BENCH_AGENT_SLEEP"
 printf 'x: %s\\n' "$x" > params.yaml
 echo "set x to $x"
 """
-CONFIG = """\
-target_file: params.yaml
-run_command: sh exp.sh
-metric_name: score
-metric_source: regex
-metric_regex: "score: ([0-9]+)"
-metric_direction: lower_is_better
-time_budget: 60
-agent: command
-agent_command: sh edit.sh
-"""
-
-
-def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_project(path: Path) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q")
-    git(path, "config", "user.name", "bench")
-    git(path, "config", "user.email", "bench@localhost")
-    git(path, "config", "commit.gpgsign", "false")
-    (path / "params.yaml").write_text("x: 10\n")
-    (path / "exp.sh").write_text(EXPERIMENT)
-    (path / "edit.sh").write_text(AGENT)
-    (path / "autoresearch.yaml").write_text(CONFIG)
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "one-second experiment")
-    return path
 
 
 def run_mode(work: Path, name: str, loop_args: list[str], *, iterations: int, sleep: float,
              agent_sleep: float, slots: int = 1) -> dict:
     """Set up a fresh project, time ``loop -n iterations`` with ``loop_args``."""
-    project = make_project(work / name)
+    project = make_project(work / name, EXPERIMENT, autoresearch_files(AGENT),
+                           "one-second experiment")
     stamps = work / f"{name}.stamps"
     env = {**ENV, "BENCH_STAMPS": str(stamps), "BENCH_COUNTER": str(work / f"{name}.n"),
            "BENCH_SLEEP": str(sleep), "BENCH_AGENT_SLEEP": str(agent_sleep)}
@@ -103,10 +73,7 @@ def run_mode(work: Path, name: str, loop_args: list[str], *, iterations: int, sl
 def busy_fraction(stamps: Path) -> float:
     """Summed run time over the span from the first agent start to the last run end (for
     N slots, divided by N by the caller)."""
-    events: dict[str, list[float]] = {}
-    for line in stamps.read_text().splitlines():
-        kind, _, value = line.partition(" ")
-        events.setdefault(kind, []).append(float(value))
+    events = read_stamps(stamps)
     runs = sum(end - start for start, end in zip(sorted(events["run_start"]),
                                                  sorted(events["run_end"])))
     return runs / (max(events["run_end"]) - min(events["agent_start"]))

@@ -15,14 +15,9 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import helpers
 import pytest
-
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "Test Author",
-    "GIT_AUTHOR_EMAIL": "author@example.com",
-    "GIT_COMMITTER_NAME": "Test Committer",
-    "GIT_COMMITTER_EMAIL": "committer@example.com",
-}
+from helpers import IDENTITY, home_environment
 
 # The custom project's CLAUDE.md section, exactly as the seed's README writes it.
 SEED_SECTION = """\
@@ -40,11 +35,9 @@ SEED_SECTION = """\
 # -- git -----------------------------------------------------------------------------------
 
 def git(cwd: Path, *args: str, check: bool = True) -> str:
-    """Run ``git ARGS`` in ``cwd`` and return its stdout (stripped)."""
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+    """Run ``git ARGS`` in ``cwd`` with this process's environment (``git_identity`` pins
+    it) and return its stdout (stripped)."""
+    return helpers.git(cwd, *args, check=check, env=os.environ)
 
 
 def init_repo(path: Path, *, commit: bool = False) -> Path:
@@ -90,9 +83,22 @@ def run_autoresearch(args: list[str], cwd: Path, env: Mapping[str, str] | None =
     # The dev venv first, so "python" in a project's run_command is this interpreter.
     environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
     environment.update(env or {})
-    done = subprocess.run([sys.executable, "-m", "autoresearch", *args], cwd=cwd,
+    done = subprocess.run(helpers.command(*args), cwd=cwd,
                           capture_output=True, text=True, env=environment, timeout=timeout)
     return done.returncode, done.stdout, done.stderr
+
+
+@pytest.fixture
+def env(tmp_path: Path, git_identity: None) -> dict[str, str]:
+    """The environment for ``helpers.cli(cwd, ..., env=env)``: this process's (git identity
+    pinned), HOME at ``tmp_path/home``, no retry backoff, and none of the variables that set
+    kill points, colour, a recipe directory or what a stand-in agent does."""
+    environment = home_environment(tmp_path)
+    for name in ("AUTORESEARCH_KILL_AT", "AUTORESEARCH_KILL_AFTER", "AUTORESEARCH_RECIPES",
+                 "NO_COLOR", "AGENT_MARK", "AGENT_SLEEP", "AGENT_ALSO", "AGENT_WAIT_FOR",
+                 "STANDIN_MODE", "STANDIN_EDIT", "STANDIN_SAY", "STANDIN_SCRIPT"):
+        environment.pop(name, None)
+    return environment
 
 
 @pytest.fixture

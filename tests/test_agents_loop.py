@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
-import sys
 from pathlib import Path
 
+import helpers
 import pytest
+from helpers import experiments, git, make_project, records
 
-PY = sys.executable
 STANDINS = Path(__file__).resolve().parent / "standins"
-EVENTS = ".claude/logs/autoresearch.jsonl"
 SAY = "Scale the value by 0.9\n\nMultiplying the constant lowers the metric."
 PROMPT = object()  # stands for the prompt in an expected argv
 
@@ -48,52 +46,11 @@ USAGE = {  # what each stand-in reports for one call: (cost, input tokens, outpu
     "opencode": (0.005, 1450, 110),
 }
 
-# -- helpers (local: tests/conftest.py is owned by another helper) -------------------------
-
-
-def environment(tmp: Path, **extra: str) -> dict[str, str]:
-    home = tmp / "home"
-    home.mkdir(exist_ok=True)
-    return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AUTHOR_NAME": "Test Author",
-            "GIT_AUTHOR_EMAIL": "author@example.com", "GIT_COMMITTER_NAME": "Test Committer",
-            "GIT_COMMITTER_EMAIL": "committer@example.com", "AUTORESEARCH_BACKOFF_S": "0",
-            "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1",
-            "PATH": f"{STANDINS}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
-
-
-def git(project: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=project, env=environment(project.parent),
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def make_project(tmp: Path, train: str) -> Path:
-    project = tmp / "project"
-    project.mkdir()
-    git(project, "init", "-q", "-b", "main")
-    (project / "train.py").write_text(train)
-    (project / "prepare.py").write_text("# data and evaluation: do not modify\n")
-    run_command = f"{shlex.quote(PY)} train.py"
-    (project / "autoresearch.yaml").write_text(f"run_command: {json.dumps(run_command)}\n")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start")
-    return project
-
 
 def cli(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "autoresearch", *args], cwd=project,
-                          env=environment(project.parent, **env), capture_output=True,
-                          text=True, timeout=120)
-
-
-def records(project: Path) -> list[dict]:
-    return [json.loads(line) for line in (project / EVENTS).read_text().splitlines()]
-
-
-def experiments(project: Path) -> list[dict]:
-    return [r["details"] for r in records(project) if r["action"] == "experiment_done"]
+    """The CLI in the sandbox, with the stand-ins first on PATH and ``env`` added."""
+    return helpers.cli(project, *args, extra={
+        "PATH": f"{STANDINS}{os.pathsep}{os.environ.get('PATH', '')}", **env})
 
 
 TRAIN = "VALUE = 1.0\nprint(f'val_bpb: {VALUE:.6f}')\n"

@@ -10,55 +10,29 @@ run and agent output, and the environment.
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+import helpers
 import pytest
+from conftest import git, init_repo
+from helpers import PY, write_ml_project
 
 from autoresearch import ledger
 
-PY = sys.executable
 STANDINS = Path(__file__).parent / "standins"
 TRAIN = 'VAL_BPB = 1.0\nprint(f"val_bpb: {VAL_BPB:.6f}")\n'
 # --agent command with a command that changes nothing: no case here needs a real agent.
 AGENT = ["--agent", "command", "--agent-command", "true"]
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
-@pytest.fixture
-def env(tmp_path: Path, git_identity: None) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    environment = {**os.environ, "HOME": str(home), "AUTORESEARCH_BACKOFF_S": "0"}
-    for name in ("AUTORESEARCH_KILL_AT", "AUTORESEARCH_KILL_AFTER", "AUTORESEARCH_RECIPES",
-                 "NO_COLOR", "STANDIN_MODE", "STANDIN_EDIT", "STANDIN_SAY", "STANDIN_SCRIPT"):
-        environment.pop(name, None)
-    return environment
+cli = functools.partial(helpers.cli, timeout=60)
 
 
 @pytest.fixture
 def project(tmp_path: Path, env: dict[str, str]) -> Path:
     """An ML project (train.py + prepare.py) committed on main."""
-    root = tmp_path / "project"
-    root.mkdir()
-    (root / "prepare.py").write_text("# data and evaluation: do not modify\n")
-    (root / "train.py").write_text(TRAIN)
-    git(root, "init", "--quiet", "--initial-branch=main")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "--message", "initial commit")
-    return root
-
-
-def cli(cwd: Path, env: dict[str, str], *args: str, extra: dict | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "autoresearch", *args], cwd=cwd, capture_output=True,
-                          text=True, env={**env, **(extra or {})}, timeout=timeout)
+    return init_repo(write_ml_project(tmp_path / "project", TRAIN), commit=True)
 
 
 def error_line(done: subprocess.CompletedProcess) -> str:
@@ -150,7 +124,7 @@ OPTIONS = {
 @pytest.mark.parametrize("case", list(OPTIONS))
 def test_bad_option_is_one_line_with_exit_2(case, project, env):
     args, expected = OPTIONS[case]
-    done = cli(project, env, args[0], *AGENT, *args[1:])  # the case's own --agent comes last
+    done = cli(project, args[0], *AGENT, *args[1:], env=env)  # the case's own --agent comes last
     assert (done.returncode, error_line(done)) == (2, expected)
     assert_nothing_changed(project)
 
@@ -219,7 +193,7 @@ def test_bad_config_is_one_line_naming_file_line_and_key(case, project, env):
         (project / name).write_text(text)
     git(project, "add", "--all")
     git(project, "commit", "--quiet", "-m", "config")
-    done = cli(project, env, "loop", "-n", "1")
+    done = cli(project, "loop", "-n", "1", env=env)
     assert (done.returncode, error_line(done)) == (2, expected.format(p=project))
 
 
@@ -266,8 +240,8 @@ def test_a_malformed_recipe_is_one_line_naming_the_recipe(case, tmp_path, projec
     recipes = tmp_path / "recipes"
     recipes.mkdir()
     (recipes / "bad.yaml").write_text(text)
-    done = cli(project, env, "loop", "-n", "1", *AGENT,
-               extra={"AUTORESEARCH_RECIPES": str(recipes)})
+    done = cli(project, "loop", "-n", "1", *AGENT,
+               env=env, extra={"AUTORESEARCH_RECIPES": str(recipes)})
     assert (done.returncode, error_line(done)) == (2, expected.format(r=recipes / "bad.yaml"))
     assert_nothing_changed(project)
 
@@ -276,7 +250,7 @@ def test_a_recipe_that_is_not_utf8(tmp_path, project, env):
     recipes = tmp_path / "recipes"
     recipes.mkdir()
     (recipes / "bad.yaml").write_bytes(b"name: caf\xe9\n")
-    done = cli(project, env, "config", extra={"AUTORESEARCH_RECIPES": str(recipes)})
+    done = cli(project, "config", env=env, extra={"AUTORESEARCH_RECIPES": str(recipes)})
     assert (done.returncode, error_line(done)) == (
         2, f"{recipes / 'bad.yaml'}:1: not valid UTF-8 text; save the file as UTF-8")
 
@@ -310,8 +284,8 @@ METRIC_OUTPUT = {
 @pytest.mark.parametrize("case", list(METRIC_OUTPUT))
 def test_bad_metric_output_is_a_crash_row_not_an_error(case, project, env):
     command, flags, status, value, reason = METRIC_OUTPUT[case]
-    done = cli(project, env, "loop", "--tag", "m", "--max-time", "0.001", *AGENT,
-               "--run-command", command, *flags)  # the baseline run only
+    done = cli(project, "loop", "--tag", "m", "--max-time", "0.001", *AGENT,
+               "--run-command", command, *flags, env=env)  # the baseline run only
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     records, skipped = ledger.read_events(project / ledger.EVENTS_FILE)
@@ -342,8 +316,8 @@ def test_bad_agent_output_is_logged_then_exit_4(case, project, env):
     """Each failure is an agent_failed record (and a warning line); after
     agent_max_failures in a row the loop stops: exit 4 and one error line."""
     mode, reason = AGENT_OUTPUT[case]
-    done = cli(project, env, "loop", "-n", "3", "--agent", "claude", "--agent-max-failures", "2",
-               extra={"PATH": f"{STANDINS}{os.pathsep}{env['PATH']}", **mode})
+    done = cli(project, "loop", "-n", "3", "--agent", "claude", "--agent-max-failures", "2",
+               env=env, extra={"PATH": f"{STANDINS}{os.pathsep}{env['PATH']}", **mode})
     assert done.returncode == 4
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -367,8 +341,8 @@ def test_huge_agent_output_is_bounded(tmp_path, project, env):
                      "p = pathlib.Path('train.py')\n"
                      "p.write_text(p.read_text().replace('1.0', '0.5'))\n"
                      "sys.stdout.write('lowered it ' + 'x' * 30_000_000 + '\\n')\n")
-    done = cli(project, env, "loop", "-n", "1", "--agent", "command",
-               "--agent-command", f"{PY} {agent}")
+    done = cli(project, "loop", "-n", "1", "--agent", "command",
+               "--agent-command", f"{PY} {agent}", env=env)
     assert done.returncode == 0, done.stderr
     records, _ = ledger.read_events(project / ledger.EVENTS_FILE)
     details = ledger.experiments(records)[-1]["details"]
@@ -382,9 +356,9 @@ def test_huge_agent_output_is_bounded(tmp_path, project, env):
 
 def test_huge_claude_result_is_bounded(project, env):
     say = "Lowered VAL_BPB " + "y" * 100_000
-    done = cli(project, env, "loop", "-n", "1", "--agent", "claude",
-               extra={"PATH": f"{STANDINS}{os.pathsep}{env['PATH']}",
-                      "STANDIN_EDIT": "train.py:1.0:0.25", "STANDIN_SAY": say})
+    done = cli(project, "loop", "-n", "1", "--agent", "claude",
+               env=env, extra={"PATH": f"{STANDINS}{os.pathsep}{env['PATH']}",
+                               "STANDIN_EDIT": "train.py:1.0:0.25", "STANDIN_SAY": say})
     assert done.returncode == 0, done.stderr
     records, _ = ledger.read_events(project / ledger.EVENTS_FILE)
     details = ledger.experiments(records)[-1]["details"]
@@ -399,7 +373,7 @@ def test_git_missing_from_path(tmp_path, project, env):
     bin_dir = tmp_path / "bin"  # python, but no git
     bin_dir.mkdir()
     (bin_dir / "python3").symlink_to(PY)
-    done = cli(project, env, "loop", "-n", "1", *AGENT, extra={"PATH": str(bin_dir)})
+    done = cli(project, "loop", "-n", "1", *AGENT, env=env, extra={"PATH": str(bin_dir)})
     assert (done.returncode, error_line(done)) == (
         3, "git is not installed or not on PATH: install it (e.g. apt-get install git)")
     assert_nothing_changed(project)
@@ -410,7 +384,7 @@ def test_not_a_repository(tmp_path, env):
     plain.mkdir()
     (plain / "train.py").write_text(TRAIN)
     (plain / "prepare.py").write_text("\n")
-    done = cli(plain, env, "loop", "-n", "1", *AGENT)
+    done = cli(plain, "loop", "-n", "1", *AGENT, env=env)
     assert (done.returncode, error_line(done)) == (
         3, f"{plain} is not inside a git repository: run 'git init' there and commit your "
            "project first")
@@ -431,7 +405,7 @@ def test_agent_missing_from_path_names_the_install_command(agent, tmp_path, proj
     bin_dir.mkdir()
     (bin_dir / "git").symlink_to(subprocess.run(["which", "git"], capture_output=True,
                                                 text=True).stdout.strip())
-    done = cli(project, env, "loop", "-n", "1", "--agent", agent, extra={"PATH": str(bin_dir)})
+    done = cli(project, "loop", "-n", "1", "--agent", agent, env=env, extra={"PATH": str(bin_dir)})
     assert (done.returncode, error_line(done)) == (
         3, f"agent '{agent}' needs '{agent}' on PATH, which was not found; install it with: "
            f"{INSTALL[agent]}")
@@ -440,7 +414,7 @@ def test_agent_missing_from_path_names_the_install_command(agent, tmp_path, proj
 
 def test_uncommitted_changes_when_the_branch_must_change(project, env):
     (project / "train.py").write_text(TRAIN + "# edited\n")
-    done = cli(project, env, "loop", "-n", "1", *AGENT)
+    done = cli(project, "loop", "-n", "1", *AGENT, env=env)
     assert (done.returncode, error_line(done)) == (
         3, "uncommitted changes to tracked files: train.py; commit or stash them first")
     assert (project / "train.py").read_text().endswith("# edited\n")
@@ -453,6 +427,6 @@ def test_config_errors_come_before_environment_errors(tmp_path, env):
     plain.mkdir()
     (plain / "train.py").write_text(TRAIN)
     (plain / "prepare.py").write_text("\n")
-    done = cli(plain, env, "loop", "--max-time", "soon", *AGENT)
+    done = cli(plain, "loop", "--max-time", "soon", *AGENT, env=env)
     assert (done.returncode, error_line(done)) == (2, f"--max-time 'soon' {DURATION}")
     assert done.stdout == ""

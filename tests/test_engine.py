@@ -8,106 +8,34 @@ call follows a plan (what to write into train.py, what to say).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 import pytest
+from helpers import (
+    EVENTS,
+    PY,
+    cli,
+    experiments,
+    git,
+    gone,
+    make_project,
+    records,
+    train_py,
+)
 
-PY = sys.executable
 JQ = "/usr/bin/jq"
-EVENTS = ".claude/logs/autoresearch.jsonl"
 SEED_FIELDS = ("status", "metric", "value", "prev", "delta", "commit", "description",
                "memory_gb", "tag")
-
-# -- helpers (local: tests/conftest.py is owned by another helper) -------------------------
-
-AGENT = r'''
-import json, os, pathlib, sys, time
-plan_file = pathlib.Path(sys.argv[1])
-plan = json.loads(plan_file.read_text())
-calls = plan_file.with_suffix(".calls")
-n = int(calls.read_text()) if calls.exists() else 0
-calls.write_text(str(n + 1))
-if n >= len(plan):
-    sys.exit(f"agent plan exhausted after {len(plan)} calls")
-step = plan[n]
-for path, text in step.get("write", {}).items():
-    pathlib.Path(path).write_text(text)
-for path in step.get("delete", []):
-    os.remove(path)
-if step.get("marker"):
-    pathlib.Path(step["marker"]).write_text(str(os.getpid()))
-time.sleep(step.get("sleep", 0))
-print(step.get("say", f"step {n + 1}"))
-sys.exit(step.get("exit", 0))
-'''
-
-
-def environment(tmp: Path) -> dict[str, str]:
-    home = tmp / "home"
-    home.mkdir(exist_ok=True)
-    return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AUTHOR_NAME": "Test Author",
-            "GIT_AUTHOR_EMAIL": "author@example.com", "GIT_COMMITTER_NAME": "Test Committer",
-            "GIT_COMMITTER_EMAIL": "committer@example.com", "AUTORESEARCH_BACKOFF_S": "0",
-            "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-
-
-def git(project: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=project, env=environment(project.parent),
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "autoresearch", *args], cwd=project,
-                          env=environment(project.parent), capture_output=True, text=True,
-                          timeout=120)
-
-
-def train_py(value: float, *, before: str = "", after: str = "") -> str:
-    return f"{before}VALUE = {value!r}\n{after}print(f'val_bpb: {{VALUE:.6f}}')\n"
-
-
-def make_project(tmp: Path, train: str, plan: list[dict] | None = None, **config) -> Path:
-    """A committed ML-shaped project (train.py + prepare.py) on branch main."""
-    project = tmp / "project"
-    project.mkdir()
-    git(project, "init", "-q", "-b", "main")
-    (project / "train.py").write_text(train)
-    (project / "prepare.py").write_text("# data and evaluation: do not modify\n")
-    config.setdefault("run_command", f"{shlex.quote(PY)} train.py")
-    if plan is not None:
-        plan_file = tmp / "plan.json"
-        plan_file.write_text(json.dumps(plan))
-        (tmp / "agent.py").write_text(AGENT)
-        config["agent"] = "command"
-        config["agent_command"] = f"{shlex.quote(PY)} {tmp / 'agent.py'} {plan_file}"
-    (project / "autoresearch.yaml").write_text(
-        "".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items()))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start")
-    return project
 
 
 def commit_train(project: Path, text: str, message: str) -> str:
     (project / "train.py").write_text(text)
     git(project, "commit", "-q", "-am", message)
     return git(project, "rev-parse", "HEAD")
-
-
-def records(project: Path) -> list[dict]:
-    return [json.loads(line) for line in (project / EVENTS).read_text().splitlines()]
-
-
-def experiments(project: Path) -> list[dict]:
-    return [r["details"] for r in records(project) if r["action"] == "experiment_done"]
 
 
 def tsv_lines(project: Path) -> list[str]:
@@ -258,13 +186,6 @@ def stubborn_timeout(pid_file: Path) -> str:
         f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
         "time.sleep(120)\n"
     )
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def test_every_crash_kind_is_a_crash_row_and_leaves_nothing_behind(tmp_path: Path):

@@ -11,135 +11,37 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import psutil
 import pytest
-
-PY = sys.executable
-EVENTS = ".claude/logs/autoresearch.jsonl"
-PREPARE = "# data and evaluation: do not modify\n"
-
-# -- helpers (local: tests/conftest.py is owned by another helper) -------------------------
-
-AGENT = r'''
-import json, os, pathlib, subprocess, sys, time
-plan_file = pathlib.Path(sys.argv[1])
-plan = json.loads(plan_file.read_text())
-calls = plan_file.with_suffix(".calls")
-n = int(calls.read_text()) if calls.exists() else 0
-calls.write_text(str(n + 1))
-def git(*args):
-    return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
-with open(plan_file.with_suffix(".states"), "a") as states:
-    states.write(json.dumps({"head": git("rev-parse", "HEAD"),
-                             "status": git("status", "--porcelain")}) + "\n")
-if n >= len(plan):
-    sys.exit(f"agent plan exhausted after {len(plan)} calls")
-step = plan[n]
-for path, text in step.get("write", {}).items():
-    pathlib.Path(path).write_text(text)
-for path in step.get("delete", []):
-    os.remove(path)
-if step.get("marker"):
-    pathlib.Path(step["marker"]).write_text(str(os.getpid()))
-time.sleep(step.get("sleep", 0))
-print(step.get("say", f"step {n + 1}"))
-sys.exit(step.get("exit", 0))
-'''
-
-
-def environment(tmp: Path) -> dict[str, str]:
-    home = tmp / "home"
-    home.mkdir(exist_ok=True)
-    return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AUTHOR_NAME": "Test Author",
-            "GIT_AUTHOR_EMAIL": "author@example.com", "GIT_COMMITTER_NAME": "Test Committer",
-            "GIT_COMMITTER_EMAIL": "committer@example.com", "AUTORESEARCH_BACKOFF_S": "0",
-            "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-
-
-def git_run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=project, env=environment(project.parent),
-                          capture_output=True, text=True)
-
-
-def git(project: Path, *args: str) -> str:
-    done = git_run(project, *args)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def command(*args: str) -> list[str]:
-    return [PY, "-m", "autoresearch", *args]
-
-
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), cwd=project, env=environment(project.parent),
-                          capture_output=True, text=True, timeout=120)
-
-
-def start(project: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(command(*args), cwd=project, env=environment(project.parent),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def train_py(value: float, *, before: str = "") -> str:
-    return f"{before}VALUE = {value!r}\nprint(f'val_bpb: {{VALUE:.6f}}')\n"
-
-
-def make_project(tmp: Path, plan: list[dict], train: str | None = None, **config) -> Path:
-    """A committed ML-shaped project whose agent follows ``plan``."""
-    project = tmp / "project"
-    project.mkdir()
-    git(project, "init", "-q", "-b", "main")
-    (project / "train.py").write_text(train or train_py(1.0))
-    (project / "prepare.py").write_text(PREPARE)
-    (tmp / "plan.json").write_text(json.dumps(plan))
-    (tmp / "agent.py").write_text(AGENT)
-    config = {"run_command": f"{shlex.quote(PY)} train.py", "agent": "command",
-              "agent_command": f"{shlex.quote(PY)} {tmp / 'agent.py'} {tmp / 'plan.json'}",
-              **config}
-    (project / "autoresearch.yaml").write_text(
-        "".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items()))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start")
-    return project
+from helpers import (
+    PREPARE,
+    agent_calls,
+    agent_states,
+    cli,
+    experiments,
+    git,
+    git_run,
+    gone,
+    make_project,
+    records,
+    start,
+    train_py,
+    wait_for,
+)
 
 
 def write(value: float, say: str, **step) -> dict:
     return {"write": {"train.py": train_py(value)}, "say": say, **step}
 
 
-def records(project: Path) -> list[dict]:
-    return [json.loads(line) for line in (project / EVENTS).read_text().splitlines()]
-
-
 def actions(project: Path) -> list[str]:
     return [r["action"] for r in records(project)]
 
 
-def experiments(project: Path) -> list[dict]:
-    return [r["details"] for r in records(project) if r["action"] == "experiment_done"]
-
-
 def tsv_rows(project: Path) -> list[list[str]]:
     return [line.split("\t") for line in (project / "results.tsv").read_text().splitlines()[1:]]
-
-
-def agent_states(tmp: Path) -> list[dict]:
-    path = tmp / "plan.states"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def agent_calls(tmp: Path) -> int:
-    path = tmp / "plan.calls"
-    return int(path.read_text()) if path.exists() else 0
 
 
 def assert_clean_at(project: Path, branch: str, sha: str) -> None:
@@ -152,22 +54,15 @@ def is_ancestor(project: Path, commit: str, of: str) -> bool:
     return git_run(project, "merge-base", "--is-ancestor", commit, of).returncode == 0
 
 
-def wait_for(path: Path, proc: subprocess.Popen) -> None:
-    """Wait until ``path`` holds a pid (the phase has begun); fail if the loop ends first."""
-    deadline = time.monotonic() + 60
-    while not (path.exists() and path.read_text().strip()):
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the loop ended (exit {proc.returncode}) before {path.name}:\n{out}{err}")
-        assert time.monotonic() < deadline, f"{path.name} never appeared"
-        time.sleep(0.05)
-
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+def kill_mid_phase(project: Path, tag: str, marker: Path) -> None:
+    """SIGKILL ``loop --tag TAG --iterations 1`` once ``marker`` holds the pid of the agent
+    or the run, then kill that process group too: the loop could not clean up."""
+    proc = start(project, "loop", "--tag", tag, "--iterations", "1")
+    wait_for(marker, proc)
+    pid = int(marker.read_text())
+    proc.kill()
+    proc.communicate(timeout=60)
+    os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
 # -- a loop with the command agent ------------------------------------------------------------
@@ -177,7 +72,7 @@ def test_four_iterations_keep_discard_and_crash(tmp_path: Path):
     plan = [write(0.8, "lower to 0.8"), write(0.9, "raise to 0.9"),
             {"write": {"train.py": "raise SystemExit(2)\n"}, "say": "exit early"},
             write(0.5, "lower to 0.5")]
-    project = make_project(tmp_path, plan)
+    project = make_project(tmp_path, train_py(1.0), plan)
     start_commit = git(project, "rev-parse", "HEAD")
 
     done = cli(project, "loop", "--tag", "four", "--iterations", "4")
@@ -233,7 +128,7 @@ def test_misbehaving_agents_are_contained_and_logged(tmp_path: Path):
         {"write": {"train.py": train_py(0.1), "junk.txt": "x\n"}, "exit": 1, "say": "exit 1"},
         write(0.5, "fine"),
     ]
-    project = make_project(tmp_path, plan, agent_timeout=2)
+    project = make_project(tmp_path, train_py(1.0), plan, agent_timeout=2)
     baseline = git(project, "rev-parse", "HEAD")
 
     done = cli(project, "loop", "--tag", "bad", "--iterations", "5")
@@ -270,7 +165,7 @@ def test_misbehaving_agents_are_contained_and_logged(tmp_path: Path):
 
 def test_too_many_agent_failures_in_a_row_stop_with_exit_4(tmp_path: Path):
     plan = [{"write": {"train.py": train_py(0.1)}, "exit": 1}] * 3
-    project = make_project(tmp_path, plan)
+    project = make_project(tmp_path, train_py(1.0), plan)
     baseline = git(project, "rev-parse", "HEAD")
 
     done = cli(project, "loop", "--tag", "fails", "--iterations", "3",
@@ -289,7 +184,7 @@ def test_with_a_crashed_baseline_a_crash_is_still_reset(tmp_path: Path):
     broken = "raise SystemExit(1)\n"
     plan = [{"write": {"train.py": "raise SystemExit(2)\n"}, "say": "still broken"},
             write(0.5, "fixed")]
-    project = make_project(tmp_path, plan, train=broken)
+    project = make_project(tmp_path, broken, plan)
     start_commit = git(project, "rev-parse", "HEAD")
 
     done = cli(project, "loop", "--tag", "broken", "--iterations", "2")
@@ -324,7 +219,7 @@ def test_a_signal_restores_the_best_commit_and_the_next_loop_resumes(
     else:
         busy = {"write": {"train.py": run_phase_train(marker)}, "say": "slow run"}
     plan = [write(0.8, "lower to 0.8"), busy, write(0.5, "lower to 0.5")]
-    project = make_project(tmp_path, plan)
+    project = make_project(tmp_path, train_py(1.0), plan)
 
     proc = start(project, "loop", "--tag", "sig", "--iterations", "3")
     wait_for(marker, proc)
@@ -363,14 +258,9 @@ def test_a_hard_kill_during_the_run_is_measured_by_the_next_loop(tmp_path: Path)
             "    MARK.write_text(str(os.getpid()))\n"
             "    time.sleep(60)\n" + train_py(0.5))
     plan = [{"write": {"train.py": once}, "say": "killed mid-run"}, {"say": "nothing"}]
-    project = make_project(tmp_path, plan)
+    project = make_project(tmp_path, train_py(1.0), plan)
 
-    proc = start(project, "loop", "--tag", "kill", "--iterations", "1")
-    wait_for(marker, proc)
-    run_pid = int(marker.read_text())
-    proc.kill()
-    proc.communicate(timeout=60)
-    os.killpg(os.getpgid(run_pid), signal.SIGKILL)  # the loop could not clean up
+    kill_mid_phase(project, "kill", marker)
     committed = git(project, "rev-parse", "HEAD")
     assert git(project, "log", "-1", "--format=%s") == "experiment: killed mid-run"
     assert [d["description"] for d in experiments(project)] == ["baseline"]
@@ -398,15 +288,10 @@ def test_a_hard_kill_during_the_agent_is_cleaned_up_by_the_next_loop(tmp_path: P
     plan = [{"write": {"train.py": train_py(0.1), "scratch.txt": "wip\n"},
              "marker": str(marker), "sleep": 60},
             write(0.5, "lower to 0.5")]
-    project = make_project(tmp_path, plan)
+    project = make_project(tmp_path, train_py(1.0), plan)
     baseline = git(project, "rev-parse", "HEAD")
 
-    proc = start(project, "loop", "--tag", "agentkill", "--iterations", "1")
-    wait_for(marker, proc)
-    agent_pid = int(marker.read_text())
-    proc.kill()
-    proc.communicate(timeout=60)
-    os.killpg(os.getpgid(agent_pid), signal.SIGKILL)  # the loop could not clean up
+    kill_mid_phase(project, "agentkill", marker)
     left = git_run(project, "status", "--porcelain").stdout.splitlines()
     assert sorted(left) == [" M train.py", "?? scratch.txt"]
     assert (project / "train.py").read_text() == train_py(0.1)
@@ -428,7 +313,7 @@ def test_a_hard_kill_during_the_agent_is_cleaned_up_by_the_next_loop(tmp_path: P
 
 def test_max_time_stops_the_loop(tmp_path: Path):
     plan = [write(1.0 + step / 100, f"try {step}", sleep=0.3) for step in range(1, 60)]
-    project = make_project(tmp_path, plan)
+    project = make_project(tmp_path, train_py(1.0), plan)
     done = cli(project, "loop", "--tag", "timed", "--max-time", "1s")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].startswith("stopped after max time 1 s: ")
@@ -439,7 +324,7 @@ def test_max_time_stops_the_loop(tmp_path: Path):
 
 @pytest.mark.parametrize("quiet", [[], ["--quiet"]], ids=["progress", "quiet"])
 def test_json_prints_a_parseable_summary(tmp_path: Path, quiet: list[str]):
-    project = make_project(tmp_path, [write(0.8, "lower"), write(0.9, "raise")])
+    project = make_project(tmp_path, train_py(1.0), [write(0.8, "lower"), write(0.9, "raise")])
     done = cli(project, "loop", "--tag", "js", "--iterations", "2", "--json", *quiet)
     assert done.returncode == 0, done.stderr
     progress = done.stderr.splitlines()
@@ -456,7 +341,7 @@ def test_json_prints_a_parseable_summary(tmp_path: Path, quiet: list[str]):
 
 def test_a_second_loop_on_the_same_repository_exits_5(tmp_path: Path):
     marker = tmp_path / "marker"
-    project = make_project(tmp_path, [{"marker": str(marker), "sleep": 60}])
+    project = make_project(tmp_path, train_py(1.0), [{"marker": str(marker), "sleep": 60}])
     first = start(project, "loop", "--tag", "lock", "--iterations", "1")
     try:
         wait_for(marker, first)

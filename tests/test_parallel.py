@@ -12,23 +12,19 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psutil
+import helpers
 import pytest
+from helpers import agent_states, experiments, git, gone, records, wait_until
 
 from autoresearch import devices, worktrees
 from autoresearch.errors import ConfigError
 from autoresearch.git import GitCommandError, open_repo
 from autoresearch.parallel import OLDER_BEST
-
-PY = sys.executable
-EVENTS = ".claude/logs/autoresearch.jsonl"
 
 TRAIN = """\
 import os, time
@@ -81,56 +77,16 @@ print("set " + ", ".join(f"{k}={v}" for k, v in step.items()) + f" (call {n + 1}
 
 
 def environment(tmp: Path, **extra: str) -> dict[str, str]:
-    home = tmp / "home"
-    home.mkdir(exist_ok=True)
-    return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AUTHOR_NAME": "Test Author",
-            "GIT_AUTHOR_EMAIL": "author@example.com", "GIT_COMMITTER_NAME": "Test Committer",
-            "GIT_COMMITTER_EMAIL": "committer@example.com", "AUTORESEARCH_BACKOFF_S": "0",
-            "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1", "RUN_LOG": str(tmp / "runs.log"),
-            **extra}
-
-
-def git(project: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=project, env=environment(project.parent),
-                          capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def command(*args: str) -> list[str]:
-    return [PY, "-m", "autoresearch", *args]
+    """The sandbox, with every experiment logging its pid, cwd and GPUs to tmp/runs.log."""
+    return helpers.environment(tmp, RUN_LOG=str(tmp / "runs.log"), **extra)
 
 
 def cli(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), cwd=project, env=environment(project.parent, **env),
-                          capture_output=True, text=True, timeout=180, check=False)
+    return helpers.cli(project, *args, env=environment(project.parent, **env), timeout=180)
 
 
 def make_project(tmp: Path, plan: list[dict], **config) -> Path:
-    project = tmp / "project"
-    project.mkdir()
-    git(project, "init", "-q", "-b", "main")
-    (project / "train.py").write_text(TRAIN)
-    (project / "prepare.py").write_text("# data and evaluation: do not modify\n")
-    (tmp / "plan.json").write_text(json.dumps(plan))
-    (tmp / "agent.py").write_text(AGENT)
-    config = {"run_command": f"{shlex.quote(PY)} train.py", "agent": "command",
-              "agent_command": f"{shlex.quote(PY)} {tmp / 'agent.py'} {tmp / 'plan.json'}",
-              **config}
-    (project / "autoresearch.yaml").write_text(
-        "".join(f"{key}: {json.dumps(value)}\n" for key, value in config.items()))
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start")
-    return project
-
-
-def records(project: Path) -> list[dict]:
-    return [json.loads(line) for line in (project / EVENTS).read_text().splitlines()]
-
-
-def experiments(project: Path) -> list[dict]:
-    return [r["details"] for r in records(project) if r["action"] == "experiment_done"]
+    return helpers.make_project(tmp, TRAIN, plan, agent=AGENT, **config)
 
 
 def worktree_paths(project: Path) -> list[str]:
@@ -164,10 +120,6 @@ def assert_one_history(project: Path, tag: str, start: str, count: int) -> list[
     assert worktree_paths(project) == [str(project)]
     assert pool_entries(project) == []
     return logged
-
-
-def agent_states(tmp: Path) -> list[dict]:
-    return [json.loads(line) for line in (tmp / "plan.states").read_text().splitlines()]
 
 
 # -- three workers, nine experiments -----------------------------------------------------------
@@ -255,32 +207,20 @@ def test_agent_failures_in_a_row_stop_every_worker(tmp_path: Path):
 # -- stopping and leftovers ---------------------------------------------------------------------
 
 def wait_for_runs(log: Path, count: int, proc: subprocess.Popen) -> list[list[str]]:
-    deadline = time.monotonic() + 60
-    while True:
+    """The runs.log lines of experiments running in work trees, once there are ``count``."""
+    def running() -> list[list[str]]:
         lines = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
         running = [line for line in lines if "/.autoresearch/worktrees/" in line[1]]
-        if len(running) >= count:
-            return running
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"the loop ended (exit {proc.returncode}) early:\n{out}{err}")
-        assert time.monotonic() < deadline, "the workers' experiments never started"
-        time.sleep(0.05)
+        return running if len(running) >= count else []
 
-
-def gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+    return wait_until(running, proc, f"{count} of the workers' experiments started")
 
 
 def test_sigint_stops_the_workers_and_removes_every_worktree(tmp_path: Path):
     project = make_project(tmp_path, [{"A": 0.4, "SLEEP": 120}, {"B": 0.4, "SLEEP": 120}])
     start = git(project, "rev-parse", "HEAD")
-    proc = subprocess.Popen(command("loop", "--jobs", "2", "--tag", "sig"), cwd=project,
-                            env=environment(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = helpers.start(project, "loop", "--jobs", "2", "--tag", "sig",
+                         env=environment(tmp_path))
     running = wait_for_runs(tmp_path / "runs.log", 2, proc)
     assert len(worktree_paths(project)) == 3
 

@@ -14,18 +14,18 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import psutil
 import pytest
+from conftest import git, init_repo
+from helpers import PY, cli, start, wait_for, write_ml_project
 
 from autoresearch import faults, ledger
 from autoresearch.engine import MAX_LOG_BYTES
 
-PY = sys.executable
 TAG = "rel"
 BRANCH = f"autoresearch/{TAG}"
 EVENTS = ledger.EVENTS_FILE
@@ -57,46 +57,14 @@ print(f"set VAL_BPB to {value} (call {n})")
 
 # -- helpers ------------------------------------------------------------------------------
 
-def git(cwd: Path, *args: str, check: bool = True) -> str:
-    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
-def yaml_config(**values: object) -> str:
-    return "".join(f"{key}: {json.dumps(value)}\n" for key, value in values.items())
-
-
-@pytest.fixture
-def env(tmp_path: Path, git_identity: None) -> dict[str, str]:
-    """The environment of every CLI call: pinned git identity, no backoff, no kill points."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    environment = {**os.environ, "HOME": str(home), "AUTORESEARCH_BACKOFF_S": "0"}
-    for name in ("AUTORESEARCH_KILL_AT", "AUTORESEARCH_KILL_AFTER", "NO_COLOR",
-                 "AGENT_MARK", "AGENT_SLEEP", "AGENT_ALSO", "AGENT_WAIT_FOR",
-                 "AUTORESEARCH_RECIPES"):
-        environment.pop(name, None)
-    return environment
-
-
 def make_project(tmp_path: Path, *, run_command: str | None = None, train: str = TRAIN,
                  **config: object) -> Path:
     """An ML project (train.py + prepare.py) committed on main, configured for the tests."""
-    root = tmp_path / "project"
-    root.mkdir()
     (tmp_path / "agent.py").write_text(AGENT)
-    (root / "prepare.py").write_text("# data and evaluation: do not modify\n")
-    (root / "train.py").write_text(train)
     settings = {"run_command": run_command or f"{PY} train.py", "agent": "command",
                 "agent_command": f"{PY} {tmp_path / 'agent.py'} {tmp_path / 'agent.count'}",
                 "time_budget": 20, **config}
-    (root / "autoresearch.yaml").write_text(yaml_config(**settings))
-    git(root, "init", "--quiet", "--initial-branch=main")
-    git(root, "add", "--all")
-    git(root, "commit", "--quiet", "--message", "initial commit")
-    return root
+    return init_repo(write_ml_project(tmp_path / "project", train, settings), commit=True)
 
 
 @pytest.fixture
@@ -104,22 +72,15 @@ def project(tmp_path: Path, env: dict[str, str]) -> Path:
     return make_project(tmp_path)
 
 
-def cli(project: Path, env: dict[str, str], *args: str, extra: dict | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "autoresearch", *args], cwd=project, capture_output=True,
-                          text=True, env={**env, **(extra or {})}, timeout=timeout)
-
-
 def loop(project: Path, env: dict[str, str], *args: str, extra: dict | None = None,
          timeout: float = 120) -> subprocess.CompletedProcess:
-    return cli(project, env, "loop", "--tag", TAG, *args, extra=extra, timeout=timeout)
+    return cli(project, "loop", "--tag", TAG, *args, env=env, extra=extra, timeout=timeout)
 
 
 def start_loop(project: Path, env: dict[str, str], *args: str,
                extra: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([PY, "-m", "autoresearch", "loop", "--tag", TAG, *args],
-                            cwd=project, env={**env, **(extra or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return start(project, "loop", "--tag", TAG, *args, env=env, extra=extra,
+                 stdout=subprocess.DEVNULL)
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:
@@ -127,16 +88,6 @@ def one_line_error(done: subprocess.CompletedProcess) -> str:
     assert "Traceback" not in done.stderr, done.stderr
     assert len(lines) == 1, done.stderr
     return lines[0]
-
-
-def wait_for(path: Path, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the loop ended ({proc.returncode}) before {path.name} "
-                                 f"appeared: {proc.stderr.read() if proc.stderr else ''}")
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.02)
 
 
 def log_lines(project: Path) -> list[bytes]:
@@ -549,7 +500,7 @@ def test_results_can_be_read_while_the_loop_writes(tmp_path, project, env):
         seen += tail.read_new()
         rows, skipped = ledger.read_results(project / ledger.RESULTS_FILE)
         assert skipped <= 1  # at most the row being appended right now
-        results = cli(project, env, "results", "--tag", TAG, "--format", "json")
+        results = cli(project, "results", "--tag", TAG, "--format", "json", env=env)
         assert results.returncode == 0 and "Traceback" not in results.stderr, results.stderr
         shown.append(len(json.loads(results.stdout)))
     assert proc.returncode == 0, proc.stderr.read()
@@ -558,7 +509,7 @@ def test_results_can_be_read_while_the_loop_writes(tmp_path, project, env):
     assert len(shown) >= 2
     assert tail.skipped == 0
     assert seen == strict_records(project)
-    final = cli(project, env, "results", "--tag", TAG, "--format", "json")
+    final = cli(project, "results", "--tag", TAG, "--format", "json", env=env)
     assert len(json.loads(final.stdout)) == len(check_invariants(project))
 
 
@@ -639,7 +590,7 @@ def test_a_repository_without_commits_is_a_clear_error(tmp_path, env):
     (project / "prepare.py").write_text("\n")
     git(project, "init", "--quiet", "--initial-branch=main")
 
-    done = cli(project, env, "loop", "-n", "1", "--agent", "tune")
+    done = cli(project, "loop", "-n", "1", "--agent", "tune", env=env)
 
     assert done.returncode == 3
     assert one_line_error(done) == (

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import gone, wait_until
 
 from autoresearch import runner
 from autoresearch.errors import EnvironmentProblem, Interrupted
@@ -47,20 +48,8 @@ def log(tmp_path: Path) -> bytes:
 
 def wait_for_pid(path: Path) -> int:
     """The pid a command wrote to ``path``, waiting up to 20 s for it to appear."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return int(path.read_text())
-        time.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
-
-
-def gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
+    return int(wait_until(lambda: path.exists() and path.read_text().strip(), None,
+                          f"{path} written", timeout=20))
 
 
 @pytest.mark.parametrize(
