@@ -120,9 +120,6 @@ class Repo:
     def branch_exists(self, name: str) -> bool:
         return name in {head.name for head in self._repo.heads}
 
-    def branch_sha(self, name: str) -> str:
-        return self._repo.heads[name].commit.hexsha
-
     def resolve(self, rev: str) -> str:
         """The full sha of ``rev``; an error naming it when it does not exist."""
         try:
@@ -152,9 +149,6 @@ class Repo:
     def untracked(self) -> set[str]:
         return {c.path for c in self.status() if c.untracked}
 
-    def is_shallow(self) -> bool:
-        return self.run("rev-parse", "--is-shallow-repository") == "true"
-
     def file_at(self, rev: str, path: str) -> bytes | None:
         """Content of ``path`` at ``rev``, or None when it does not exist there."""
         key = (rev, path)
@@ -172,13 +166,6 @@ class Repo:
 
     def commit_message(self, rev: str) -> str:
         return self._repo.commit(rev).message
-
-    def merge_base(self, a: str, b: str) -> str:
-        return self.run("merge-base", a, b)
-
-    def log_shas(self, rev_range: str) -> list[str]:
-        out = self.run("rev-list", "--reverse", rev_range)
-        return out.split() if out else []
 
     def git_dir(self) -> Path:
         return Path(self._repo.git_dir)

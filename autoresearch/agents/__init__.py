@@ -13,7 +13,6 @@ from typing import cast
 from autoresearch.agents.base import Agent
 from autoresearch.errors import ConfigError, EnvironmentProblem
 
-DEFAULT = "claude"
 _MODULES = {
     "aider": "autoresearch.agents.aider",
     "claude": "autoresearch.agents.claude",
