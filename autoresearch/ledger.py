@@ -141,14 +141,13 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def append_event(
-    path: Path, action: str, status: str, details: dict, *, now: datetime | None = None
-) -> dict:
-    """Append one record to the JSONL log and return it as written.
+def format_record(action: str, status: str, details: dict, *, now: datetime | None = None,
+                  local_time: str | None = None) -> str:
+    """One record as its JSONL line (without the newline).
 
     ``now`` (default: the current time; a naive value is taken as local time) sets
-    ``local_time`` and the default ``details.timestamp``. Values JSON cannot hold
-    (paths, dates) are written as strings.
+    ``local_time`` (unless given) and the default ``details.timestamp``. Values JSON cannot
+    hold (paths, dates) are written as strings; NaN and ±inf become null.
     """
     moment = (now or datetime.now()).astimezone()
     safe = _json_safe(details)
@@ -158,11 +157,18 @@ def append_event(
         "action": action,
         "status": status,
         "details": safe,
-        "local_time": moment.strftime("%Y-%m-%dT%H:%M:%S"),
+        "local_time": local_time or moment.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    line = json.dumps(
+    return json.dumps(
         record, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str
     )
+
+
+def append_event(
+    path: Path, action: str, status: str, details: dict, *, now: datetime | None = None
+) -> dict:
+    """Append one record (:func:`format_record`) to the JSONL log; return it as written."""
+    line = format_record(action, status, details, now=now)
     _append(path, line + "\n")
     return json.loads(line)
 
