@@ -1,159 +1,80 @@
-"""``autoresearch <task> [options]``: drives the package's doit tasks in the current directory.
+"""``autoresearch <command> [options]``: the same tasks as ``doit <command>``, in the current
+directory, with the command line parsed once (commands.py) and handed to doit's task.
 
-Exit codes (also in the README):
+Exit codes (the README's table; the same under ``doit``):
   0 success · 1 a task failed · 2 bad config, recipe, option or metric definition ·
-  3 environment (git/agent missing, not a repository, dirty tree) · 4 the agent failed
-  too many times in a row · 5 another loop holds the repository · 6 a log could not be
-  written · 70 internal error (a bug) · 130 interrupted (Ctrl-C) · 143 terminated (SIGTERM)
+  3 environment (git/agent/a program missing, not a repository) · 4 the agent failed too
+  many times in a row · 5 another loop holds the project · 6 a file could not be written ·
+  7 the experiments keep crashing, or no working baseline · 70 internal error (a bug) ·
+  129 SIGHUP · 130 Ctrl-C · 141 stdout closed · 143 SIGTERM
 """
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
-from pathlib import Path
 
-from autoresearch import __version__, output
-from autoresearch.errors import ExitCode
-
-USAGE = """usage: autoresearch <command> [options]
-
-commands:
-{commands}
-
-Every command takes the config keys as options too (e.g. --time-budget 60, --agent tune);
-'autoresearch <command> --help' lists them. Exit codes are in README.md.
-"""
-
-
-def _tasks_module():
-    from autoresearch import tasks
-
-    return tasks
-
-
-def _doc(name: str) -> str:
-    return (getattr(_tasks_module(), f"task_{name}").__doc__ or "").strip()
-
-
-def usage() -> str:
-    names = _tasks_module().TASK_NAMES
-    width = max(map(len, names))
-    return USAGE.format(commands="\n".join(f"  {n.ljust(width)}  {_doc(n)}" for n in names))
-
-
-def task_help(name: str) -> str:
-    task = getattr(_tasks_module(), f"task_{name}")()
-    lines = [f"usage: autoresearch {name} [options]"
-             + (f" [{task['pos_arg']}...]" if task.get("pos_arg") else ""), "", _doc(name), ""]
-    for param in task["params"]:
-        flag = f"--{param['long']}" + ("" if param["type"] is bool else " VALUE")
-        if param.get("short"):
-            flag = f"-{param['short']}, {flag}"
-        lines.append(f"  {flag.ljust(34)} {param['help']}")
-    return "\n".join(lines)
+from autoresearch import __version__, commands, output
+from autoresearch.errors import ConfigError, ExitCode, Interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else ExitCode.FAILED
+    except Interrupted as interrupt:  # stdout closed while printing help, say
+        return interrupt.exit_code
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:  # e.g. `autoresearch loop --help | head`: the reader went away
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.FAILED
+        return ExitCode.STDOUT_CLOSED
 
 
-def _main(argv: list[str] | None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+def _main(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
-        output.result(usage())
+        output.result(commands.usage().rstrip("\n"))
         return ExitCode.OK
     if args[0] in ("-V", "--version"):
         output.result(f"autoresearch {__version__}")
         return ExitCode.OK
-    names = _tasks_module().TASK_NAMES
-    if args[0] not in names:
-        hint = difflib.get_close_matches(args[0], names, n=1)
-        suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-        output.error(f"unknown command '{args[0]}'; {suggestion}commands: {', '.join(names)}")
-        return ExitCode.BAD_INPUT
-    if any(a in ("-h", "--help") for a in args[1:]):
-        output.result(task_help(args[0]))
-        return ExitCode.OK
     try:
-        options = normalize_options(args[0], args[1:])
-    except ValueError as problem:
-        output.error(str(problem))
+        commands.command(args[0])
+        if any(a in ("-h", "--help") for a in args[1:args.index("--") if "--" in args
+                                                   else len(args)]):
+            output.result(commands.help_text(args[0]))
+            return ExitCode.OK
+        invocation = commands.parse(args[0], args[1:])
+    except ConfigError as problem:
+        output.error(problem.message)
         return ExitCode.BAD_INPUT
-    return _run_doit([args[0], *options])
+    return _run(invocation)
 
 
-def normalize_options(name: str, args: list[str]) -> list[str]:
-    """``args`` with every option as ``--name=value``; ValueError names the first bad one.
-
-    doit would take a separate value containing '=' (a jmespath query, say) for one of
-    its ``name=value`` command-line variables, so values are always attached.
-    """
-    task = getattr(_tasks_module(), f"task_{name}")()
-    params = {f"--{p['long']}": p for p in task["params"]}
-    params.update({f"-{p['short']}": p for p in task["params"] if p.get("short")})
-    normalized: list[str] = []
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        index += 1
-        if not arg.startswith("-") or arg == "-":
-            if task.get("pos_arg") and "=" not in arg:
-                normalized.append(arg)
-                continue
-            raise ValueError(f"'{name}' takes no argument {arg!r}; options start with --")
-        flag, has_value, value = arg.partition("=")
-        param = params.get(flag)
-        if param is None:
-            hint = difflib.get_close_matches(flag, list(params), n=1)
-            suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-            raise ValueError(f"unknown option '{flag}' for '{name}'; {suggestion}"
-                             f"see 'autoresearch {name} --help'")
-        if param["type"] is bool:
-            if has_value:
-                raise ValueError(f"option {flag} takes no value")
-            normalized.append(f"--{param['long']}")
-            continue
-        if not has_value:
-            if index >= len(args):
-                raise ValueError(f"option {flag} needs a value")
-            value = args[index]
-            index += 1
-        if param["type"] is int:
-            try:
-                number = int(value)
-            except ValueError:
-                raise ValueError(f"option {flag} = {value!r} must be a whole number") from None
-            if number < 0:
-                raise ValueError(f"option {flag} = {value!r} must not be negative")
-        normalized.append(f"--{param['long']}={value}")
-    return normalized
-
-
-def _run_doit(args: list[str]) -> int:
-    from doit.cmd_base import ModuleTaskLoader
+def _run(invocation: commands.Invocation) -> int:
+    """Run the command's doit task with the parsed invocation (nothing written by doit)."""
+    from doit.cmd_base import TaskLoader2
     from doit.doit_cmd import DoitMain
+    from doit.task import dict_to_task
 
-    tasks = _tasks_module()
-    Path(tasks.STATE_DIR).mkdir(exist_ok=True)
-    tasks.Failure.error = None
-    try:
-        code = DoitMain(ModuleTaskLoader(tasks)).run(["run", *args])
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
-    error = tasks.Failure.error
-    if error is not None:
-        return int(error.exit_code)
-    if code == 3:  # doit rejected the command line before running anything
-        return ExitCode.BAD_INPUT
-    if code != 0:
-        return ExitCode.INTERNAL
-    return ExitCode.OK
+    from autoresearch import tasks
+    from autoresearch.engine import doit_config
+
+    class CommandLoader(TaskLoader2):
+        def setup(self, opt_values):
+            pass
+
+        def load_doit_config(self):
+            return doit_config(None)  # the commands' own runs need no database
+
+        def load_tasks(self, cmd, pos_args):
+            task = tasks.task_for(invocation.command, (tasks.perform, [invocation]),
+                                  params=False)
+            return [dict_to_task({**task, "name": invocation.command})]
+
+    code = DoitMain(CommandLoader(), config_filenames=()).run(["run", invocation.command])
+    return ExitCode.OK if code == 0 else ExitCode.INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

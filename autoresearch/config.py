@@ -18,207 +18,17 @@ from typing import Any, Callable, Mapping
 
 from autoresearch import claude_md, recipes as recipes_mod
 from autoresearch.errors import ConfigError
+from autoresearch.schema import (KEYS, SCHEMA, SIZE_UNITS, TIME_UNITS, Invalid, Settings, duration,
+                                 suggest)
 from autoresearch.yamlio import load_yaml_mapping
 
 CONFIG_FILE = "autoresearch.yaml"
 CLAUDE_FILE = "CLAUDE.md"
-DIRECTIONS = ("lower_is_better", "higher_is_better")
-METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time")
-METRIC_UNITS = ("B", "KB", "MB", "GB", "s", "ms")
-AGGREGATES = ("median", "min", "mean")
-AGENT_NAMES = ("claude", "codex", "gemini", "aider", "opencode", "command", "tune")
+# Kept importable from here: the schema module owns them.
+__all__ = ["Config", "ConfigError", "Invalid", "KEYS", "SCHEMA", "Setting", "describe",
+           "metric_spec", "parse_duration", "resolve"]
+parse_duration = duration
 
-
-class Invalid(ValueError):
-    """Raised by converters; the message says what would be accepted."""
-
-
-def _text(raw: Any) -> str:
-    if isinstance(raw, (dict, list)):
-        raise Invalid("must be a single text value")
-    text = str(raw).strip()
-    if not text:
-        raise Invalid("must not be empty")
-    return text
-
-
-def _paths(raw: Any) -> tuple[str, ...]:
-    """A comma-separated string (the seed's syntax) or a YAML list of relative paths."""
-    items = raw if isinstance(raw, list) else str(raw).split(",")
-    paths = tuple(Path(str(i).strip()).as_posix().removeprefix("./") for i in items if str(i).strip())
-    for path in paths:
-        if Path(path).is_absolute() or ".." in Path(path).parts:
-            raise Invalid("must be paths inside the project (relative, without '..')")
-    return paths
-
-
-def _number(raw: Any, *, integer: bool = False, minimum: float | None = None,
-            strictly_positive: bool = False) -> float | int:
-    if isinstance(raw, bool):
-        raise Invalid("must be a number")
-    try:
-        value = int(str(raw).strip()) if integer else float(str(raw).strip())
-    except ValueError:
-        raise Invalid("must be a whole number" if integer else "must be a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise Invalid("must be a finite number")
-    if strictly_positive and value <= 0:
-        raise Invalid("must be greater than 0")
-    if minimum is not None and value < minimum:
-        raise Invalid(f"must be at least {minimum:g}")
-    return value
-
-
-DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
-
-
-def parse_duration(raw: Any) -> float:
-    """Seconds from a number (``300``) or a duration (``90s``, ``5m``, ``1h30m``)."""
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        return float(_number(raw, strictly_positive=True))
-    text = str(raw).strip().lower()
-    if re.fullmatch(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?|[-+]?(inf|nan)", text):
-        return float(_number(text, strictly_positive=True))
-    match = DURATION.match(text)
-    if not text or not match or not any(match.groups()):
-        raise Invalid("must be seconds or a duration like 90s, 5m, 1h30m")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
-    if total <= 0:
-        raise Invalid("must be greater than 0")
-    return total
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def convert(raw: Any) -> str:
-        value = _text(raw)
-        if value not in options:
-            hint = difflib.get_close_matches(value, options, n=1)
-            suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-            raise Invalid(f"is not accepted; {suggestion}accepted: {', '.join(options)}")
-        return value
-    return convert
-
-
-def _bool(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in ("true", "yes", "on", "1"):
-        return True
-    if text in ("false", "no", "off", "0"):
-        return False
-    raise Invalid("must be true or false")
-
-
-def _min_delta(raw: Any) -> str:
-    text = str(raw).strip()
-    number = text[:-1] if text.endswith("%") else text
-    try:
-        _number(number, minimum=0)
-    except Invalid:
-        raise Invalid("must be a number >= 0, optionally with % (e.g. 0.01 or 0.5%)") from None
-    return text
-
-
-def _args(raw: Any) -> tuple[str, ...]:
-    if isinstance(raw, list):
-        return tuple(str(a) for a in raw)
-    try:
-        return tuple(shlex.split(str(raw)))
-    except ValueError as exc:
-        raise Invalid(f"is not a valid argument list ({exc})") from None
-
-
-@dataclass(frozen=True)
-class Key:
-    name: str
-    convert: Callable[[Any], Any]
-    default: Any
-    help: str
-    accepted: str
-    seed: bool = False
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-
-def _positive_int(raw: Any) -> int:
-    return int(_number(raw, integer=True, minimum=1))
-
-
-def _non_negative(raw: Any) -> float:
-    return float(_number(raw, minimum=0))
-
-
-SCHEMA: tuple[Key, ...] = (
-    Key("target_file", _paths, None, "The file(s) the agent may modify (comma-separated).",
-        "a path inside the project", seed=True),
-    Key("run_command", _text, None, "Command that runs one experiment (through the shell).",
-        "a shell command", seed=True),
-    Key("metric_name", _text, None, "Name of the metric to track.", "a name", seed=True),
-    Key("metric_parse", _text, None,
-        "Shell command printing the metric (last number wins); run after the experiment "
-        "with run.log present.", "a shell command", seed=True),
-    Key("metric_direction", _choice(DIRECTIONS), "lower_is_better",
-        "Whether lower or higher is better.", " or ".join(DIRECTIONS), seed=True),
-    Key("time_budget", parse_duration, 300.0, "Expected seconds per experiment.",
-        "seconds or 90s/5m/1h", seed=True),
-    Key("readonly_files", _paths, (), "Files that must never change (comma-separated).",
-        "paths inside the project", seed=True),
-    Key("type", _text, None, "Project type (a recipe name); detected when unset.",
-        "a recipe name"),
-    Key("metric_source", _choice(METRIC_SOURCES), None,
-        "How to read the metric: command (metric_parse), regex, lines (METRIC name=value), "
-        "json (metric_file + metric_jmespath), size (metric_file), time (wall time).",
-        ", ".join(METRIC_SOURCES)),
-    Key("metric_regex", _text, None, "Regex with one group over the run output.", "a regex"),
-    Key("metric_file", _text, None,
-        "JSON file (source json) or file/glob list whose total size is the metric (source size).",
-        "a path or comma-separated globs"),
-    Key("metric_jmespath", _text, None, "jmespath expression into metric_file (source json).",
-        "a jmespath expression"),
-    Key("metric_unit", _choice(METRIC_UNITS), None, "Unit for size/time metrics.",
-        ", ".join(METRIC_UNITS)),
-    Key("evaluation_files", _paths, (), "Files the metric depends on; protected like readonly.",
-        "paths inside the project"),
-    Key("timeout", parse_duration, None, "Kill a run after this long (default 2 x time_budget).",
-        "seconds or 90s/5m/1h"),
-    Key("min_delta", _min_delta, "0", "Smallest improvement that counts (absolute, or '0.5%').",
-        "a number >= 0, optionally with %"),
-    Key("repeats", _positive_int, 1, "Runs per experiment; the decision uses their aggregate.",
-        "a whole number >= 1"),
-    Key("aggregate", _choice(AGGREGATES), "median", "How repeats are combined.",
-        ", ".join(AGGREGATES)),
-    Key("check_command", _text, None,
-        "Command that must pass before a keep (e.g. the project's tests).", "a shell command"),
-    Key("runner", _text, None,
-        "Prefix that runs the experiment elsewhere (e.g. 'srun --gres=gpu:1 --').",
-        "a command prefix"),
-    Key("agent", _choice(AGENT_NAMES), "claude", "Which agent proposes changes.",
-        ", ".join(AGENT_NAMES)),
-    Key("agent_model", _text, None, "Model name passed to the agent.", "a model name"),
-    Key("agent_args", _args, (), "Extra arguments for the agent CLI.", "shell-style arguments"),
-    Key("agent_timeout", parse_duration, 900.0, "Kill the agent after this long.",
-        "seconds or 90s/5m/1h"),
-    Key("agent_max_turns", _positive_int, 30, "Turn limit per agent call (claude).",
-        "a whole number >= 1"),
-    Key("agent_budget_usd", _non_negative, None, "Spending cap per agent call (claude).",
-        "a number >= 0"),
-    Key("agent_command", _text, None,
-        "For agent 'command': the command line ({prompt_file} or stdin gets the prompt).",
-        "a shell command"),
-    Key("agent_skip_permissions", _bool, False,
-        "Pass the agent's skip-permissions flag (off: least privilege).", "true or false"),
-    Key("agent_seed", lambda raw: int(_number(raw, integer=True, minimum=0)), 0,
-        "Seed for the tune agent.", "a whole number >= 0"),
-    Key("agent_max_failures", _positive_int, 5,
-        "Stop after this many agent failures in a row.", "a whole number >= 1"),
-    Key("instructions", _text, None,
-        "Extra instructions for the agent (program.md is used when present).", "text"),
-)
-KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",
                       "command": "metric_parse", "file": "metric_file",
                       "jmespath": "metric_jmespath", "unit": "metric_unit"}
@@ -232,24 +42,24 @@ class Setting:
     origin: str  # "CLAUDE.md:12", "autoresearch.yaml:3", "--time-budget", "recipe ml (...)"
 
 
-@dataclass(frozen=True)
-class Config:
+@dataclass(frozen=True, kw_only=True)
+class Config(Settings):
+    """Every key's typed value (Settings), and where the project is and each value came from."""
+
     project_dir: Path
     project_type: str
     recipe_source: str
-    values: Mapping[str, Any]
     origins: Mapping[str, str]
-    matched: tuple[str, ...] = field(default=())
+    matched: tuple[str, ...] = ()
 
-    def __getattr__(self, name: str) -> Any:
-        values = self.__dict__.get("values", {})
-        if name in values:
-            return values[name]
-        raise AttributeError(name)
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every key's value by name."""
+        return {k.name: getattr(self, k.name) for k in SCHEMA}
 
     @property
     def targets(self) -> tuple[str, ...]:
-        return self.values["target_file"]
+        return self.target_file
 
     @property
     def protected_files(self) -> tuple[str, ...]:
@@ -261,16 +71,11 @@ class Config:
         keys = ("run_command", "runner", "metric_name", "metric_source", "metric_parse",
                 "metric_regex", "metric_file", "metric_jmespath", "metric_unit", "repeats",
                 "aggregate", "timeout", "readonly_files", "evaluation_files")
-        return {k: self.values[k] for k in keys}
+        return {k: getattr(self, k) for k in keys}
 
     def run_definition_hash(self) -> str:
         text = json.dumps(self.run_definition(), sort_keys=True, default=list)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def suggest(name: str) -> str:
-    hint = difflib.get_close_matches(name, list(KEYS), n=1, cutoff=0.6)
-    return f"did you mean '{hint[0]}'? " if hint else ""
 
 
 def claude_md_layer(project: Path) -> dict[str, Setting]:
@@ -336,8 +141,9 @@ def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
     values = {name: _convert(name, setting, project) for name, setting in settings.items()}
     origins = {name: setting.origin for name, setting in settings.items()}
     _derive(values, origins, recipe)
-    config = Config(project, recipe.name, str(recipe.source), values, origins,
-                    tuple(r.name for r in matched))
+    config = Config(project_dir=project, project_type=recipe.name,
+                    recipe_source=str(recipe.source), origins=origins,
+                    matched=tuple(r.name for r in matched), **values)
     _check(config)
     return config
 
@@ -447,8 +253,11 @@ def _check(config: Config) -> None:
     if config.timeout < config.time_budget:
         raise ConfigError(f"{where('timeout')}: timeout ({config.timeout:g} s) is shorter than "
                           f"time_budget ({config.time_budget:g} s); raise it or leave it unset")
-    from autoresearch.decide import parse_min_delta
-    parse_min_delta(config.min_delta)
+    units = {"size": SIZE_UNITS, "time": TIME_UNITS}.get(config.metric_source, ())
+    if config.metric_unit is not None and config.metric_unit not in units:
+        accepted = f"accepted: {', '.join(units)}" if units else "remove it"
+        raise ConfigError(f"{where('metric_unit')}: metric_unit '{config.metric_unit}' does not "
+                          f"fit metric_source '{config.metric_source}'; {accepted}")
     from autoresearch.metrics import validate
     try:
         validate(metric_spec(config))

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from autoresearch import output
+from autoresearch.output import Console
 from autoresearch.errors import ConfigError
 from autoresearch.git import init_repo
 
@@ -32,12 +32,12 @@ def create(directory: str | None) -> Path:
     else:
         target = Path(tempfile.mkdtemp(prefix="autoresearch-demo-"))
     shutil.copytree(demo_source(), target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", ".autoresearch", "*.pyc"))
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     init_repo(target, "demo: a tiny character-level language model").close()
     return target
 
 
-def demo(*, iterations: int, directory: str | None) -> None:
+def demo(*, iterations: int, directory: str | None, console: Console) -> None:
     from autoresearch.loop import loop_command
     from autoresearch.results_command import summary_and_plot
     from autoresearch.setup import setup
@@ -45,8 +45,8 @@ def demo(*, iterations: int, directory: str | None) -> None:
     if iterations < 1:
         raise ConfigError(f"--iterations {iterations}: the demo needs at least 1 iteration")
     project = create(directory)
-    output.info(f"demo project: {project}")
-    setup(project, DEMO_FLAGS, tag="demo", resume=False, calibrate=0)
-    loop_command(project, DEMO_FLAGS, {"iterations": iterations, "tag": "demo"})
-    output.result(summary_and_plot(project, "demo", project / "progress.png"))
-    output.result(f"\nexplore it: cd {project} && autoresearch results")
+    console.info(f"demo project: {project}")
+    setup(project, DEMO_FLAGS, tag="demo", resume=False, calibrate=0, console=console)
+    loop_command(project, DEMO_FLAGS, {"iterations": iterations, "tag": "demo"}, console)
+    console.result(summary_and_plot(project, "demo", project / "progress.png", console))
+    console.result(f"\nexplore it: cd {project} && autoresearch results")

@@ -1,327 +1,287 @@
-"""Experiments as cached doit tasks keyed by commit.
+"""Measuring commits: each measured commit is the doit task ``experiment:<sha>``.
 
-For a commit the graph is::
+The task's target is the commit's metrics file (``Layout.run_dir(sha)/metrics.json``) and
+its up-to-date check is doit's own ``config_changed`` over the run definition (run command,
+metric definition, repeats, timeout, protected files: whatever changes the number). It runs
+through doit's public API (``DoitMain`` with a task loader) against the project's one doit
+database, which the project's dodo.py shares: ``doit list --all`` lists measured
+experiments, ``doit info experiment:<sha>`` says whether and why one would run again, and
+``doit forget experiment:<sha>`` makes the next measurement of that commit run it again.
+doit's rules hold: a forgotten task or a lost database means the experiment runs again (a
+cost, never a wrong number), and the database is saved after each experiment.
 
-    run:<sha>:<i>  ->  parse:<sha>:<i>   (i = 1..repeats)
-                   ->  measure:<sha>     target .autoresearch/runs/<sha>/metrics.json
-                   ->  decide:<sha>      target .autoresearch/runs/<sha>/decision.json
+A crashed measurement is written (the loop reads it) but its task fails, so doit does not
+record it as done: once the environment is fixed, ``measure`` or ``setup`` runs it again.
 
-Every task is up to date when its target file exists and records the same run
-definition (and, for decide, the same best). The files on disk are the truth, not
-doit's database (which is only written when a doit run ends, so a hard kill can lose
-it): a killed loop that restarts finds finished measurements and runs nothing again.
-A candidate whose target-file content and run definition were measured before, under
-any commit, reuses that measurement (agents repeat themselves).
+Content dedupe: a commit whose target content and protected files equal those of a commit
+measured before under the same run definition reuses that measurement instead of running
+(agents repeat themselves). It applies only to a commit with no measurement of its own: a
+commit whose task was forgotten is really run, never served from another commit's number.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shlex
 import shutil
 import threading
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from doit.exceptions import TaskFailed
-
-from autoresearch import decide, faults, metrics, output, runner
+from autoresearch import decide, metrics, runner
+from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, metric_spec
-from autoresearch.errors import EnvironmentProblem
+from autoresearch.experiment import Measurement
 from autoresearch.git import Repo
-from autoresearch.guard import hash_files
+from autoresearch.state import Layout, read_json, write_json
+from autoresearch.workspace import Workspace
 
-STATE_DIR = ".autoresearch"
 MAX_LOG_BYTES = 20 * 1024 * 1024
+TASK = "experiment"
+Tick = Callable[[str, float, float], None]  # (phase, elapsed s, limit s)
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """What one experiment produced, as recorded in metrics.json."""
-
-    commit: str
-    value: float | None
-    samples: tuple[float, ...] = ()
-    error: str | None = None
-    extra: dict[str, float] = field(default_factory=dict)
-    duration_s: float = 0.0
-    peak_rss_mb: float = 0.0
-    memory_gb: float = 0.0
-    code_lines: int | None = None
-    exit_code: int | None = None
-    reused_from: str | None = None
-    cached: bool = False  # True when this call ran nothing
-
-    @classmethod
-    def from_file(cls, path: Path, *, cached: bool) -> "Measurement":
-        data = json.loads(path.read_text())
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
-        fields["samples"] = tuple(fields.get("samples") or ())
-        fields["extra"] = fields.get("extra") or {}
-        return cls(**{**fields, "cached": cached})
+def task_name(sha: str) -> str:
+    return f"{TASK}:{sha}"
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically (temp file + rename) so a kill never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A temp name per thread: parallel workers may write the same content-index file.
-    temp = path.with_suffix(f"{path.suffix}.{threading.get_ident()}.tmp")
-    temp.write_text(json.dumps(data, indent=1, allow_nan=False, default=str))
-    os.replace(temp, path)
+@dataclass
+class _Call:
+    """One measurement request: what the doit action needs, and what it reports back."""
 
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def policy(config: Config) -> decide.Policy:
-    min_delta, relative = decide.parse_min_delta(config.min_delta)
-    return decide.Policy(direction=config.metric_direction, min_delta=min_delta,
-                         min_delta_relative=relative, aggregate=config.aggregate)
+    sha: str
+    tree: Workspace | None
+    env: dict[str, str] | None
+    on_tick: Tick | None
+    ran: bool = False
+    error: BaseException | None = None
 
 
 class Engine:
     """Measures commits of one project under one resolved config."""
 
-    def __init__(self, config: Config, repo: Repo, *,
-                 on_tick: Callable[[str, float, float], None] | None = None,
-                 workdir: Path | None = None, env: dict[str, str] | None = None):
+    def __init__(self, config: Config, layout: Layout, repo: Repo, *,
+                 children: ChildRegistry | None = None):
         self.config = config
+        self.layout = layout
         self.repo = repo
-        self.root = config.project_dir
-        self.state = self.root / STATE_DIR
-        # Where runs, parses and checks happen: the project, or a parallel worker's work
-        # tree (state and cache stay in the project); env is layered over the run's.
-        self.workdir = workdir or self.root
-        self.env = env
-        self.dep_file = ("experiments.sqlite3" if workdir is None
-                         else f"experiments-{workdir.name}.sqlite3")
-        self.definition = config.run_definition_hash()
+        self.children = children
+        self.definition = config.run_definition()
+        self.definition_hash = config.run_definition_hash()
         self.spec = metric_spec(config)
-        self.on_tick = on_tick
+        self._published = threading.Lock()
 
-    # -- paths -------------------------------------------------------------
-    def run_dir(self, sha: str) -> Path:
-        return self.state / "runs" / sha
-
+    # -- paths -----------------------------------------------------------------------------
     def metrics_path(self, sha: str) -> Path:
-        return self.run_dir(sha) / "metrics.json"
+        return self.layout.run_dir(sha) / "metrics.json"
 
-    def decision_path(self, sha: str) -> Path:
-        return self.run_dir(sha) / "decision.json"
+    def sample_log(self, sha: str, index: int = 1) -> Path:
+        return self.layout.run_dir(sha) / str(index) / "run.log"
 
-    def sample_dir(self, sha: str, index: int) -> Path:
-        return self.run_dir(sha) / str(index)
+    def has_own_measurement(self, sha: str) -> bool:
+        data = read_json(self.metrics_path(sha))
+        return bool(data) and data.get("definition") == self.definition_hash \
+            and not data.get("reused_from")
 
-    # -- cache checks (the files are the truth) ---------------------------
-    def _matches(self, path: Path, **expected: Any) -> bool:
-        data = read_json(path)
-        return data is not None and all(data.get(k) == v for k, v in expected.items())
+    # -- the doit task ----------------------------------------------------------------------
+    def task(self, sha: str, call: _Call | None = None, doc: str = "") -> dict[str, Any]:
+        """The doit task that measures ``sha`` (in ``call.tree``; a fresh worktree otherwise)."""
+        from doit.tools import config_changed
 
-    def is_measured(self, sha: str) -> bool:
-        return self._matches(self.metrics_path(sha), definition=self.definition)
+        call = call or _Call(sha, None, None, None)
+        return {
+            "basename": TASK, "name": sha, "doc": doc or f"measure commit {sha[:7]}",
+            "actions": [(self._action, (call,))],
+            "targets": [str(self.metrics_path(sha))],
+            "uptodate": [config_changed(self.definition)],
+            "io": {"capture": False},  # doit swaps sys.stdout otherwise: not thread-safe
+            "verbosity": 0,
+        }
+
+    def measure(self, sha: str, tree: Workspace | None = None, *,
+                env: dict[str, str] | None = None, on_tick: Tick | None = None) -> Measurement:
+        """Measure ``sha`` (running it in ``tree`` unless doit says it is up to date)."""
+        call = _Call(sha, tree, env, on_tick)
+        run_task(self.layout, self.task(sha, call))
+        if call.error is not None:
+            raise call.error
+        data = read_json(self.metrics_path(sha))
+        if not data:
+            raise RuntimeError(f"the measurement of {sha[:7]} left no {self.metrics_path(sha)}")
+        return Measurement.from_json(data, cached=not call.ran)
+
+    # -- the action -------------------------------------------------------------------------
+    def _action(self, call: _Call):
+        from doit.exceptions import TaskFailed
+
+        call.ran = True
+        try:
+            measured = self._measure_now(call)
+        except Exception as exc:  # re-raised by measure() with its traceback
+            call.error = exc
+            return TaskFailed(str(exc))
+        if measured.value is None:  # a crash is written for the loop, never recorded as done
+            return TaskFailed(measured.error or "crash")
+        return None
+
+    def _measure_now(self, call: _Call) -> Measurement:
+        sha = call.sha
+        reused = self._reuse(sha)
+        if reused is not None:
+            return reused
+        tree = call.tree
+        temporary = tree is None
+        if temporary:
+            tree = Workspace(self.repo, self.layout, f"measure-{os.getpid()}-"
+                             f"{threading.get_ident()}", self.config.run_files)
+        try:
+            tree.checkout(sha)
+            samples = [self._run_sample(sha, index, tree, call)
+                       for index in range(1, self.config.repeats + 1)]
+        finally:
+            if temporary:
+                tree.remove()
+        measured = self._aggregate(sha, samples)
+        write_json(self.metrics_path(sha), {"definition": self.definition_hash,
+                                            **measured.to_json()})
+        if measured.value is not None:
+            write_json(self._content_index(self.content_key(sha)), {"commit": sha})
+        return measured
+
+    def _run_sample(self, sha: str, index: int, tree: Workspace, call: _Call) -> dict:
+        log_path = self.sample_log(sha, index)
+        protected = self.config.protected_files
+        before = hash_files(tree.project, protected)
+        tick = (lambda elapsed: call.on_tick("run", elapsed, self.config.timeout)) \
+            if call.on_tick else None
+        result = runner.run(self._command(), cwd=tree.project, env=call.env,
+                            timeout=self.config.timeout, stdout_path=log_path,
+                            max_log_bytes=MAX_LOG_BYTES, on_tick=tick, children=self.children)
+        tampered = sorted(p for p, h in hash_files(tree.project, protected).items()
+                          if before.get(p) != h)
+        shutil.copyfile(log_path, tree.project / "run.log")  # metric_parse reads ./run.log
+        self._publish(log_path)
+        error = _run_error(result, tampered, self.config.timeout)
+        if call.on_tick:
+            call.on_tick("measure", result.duration_s, self.config.timeout)
+        reading = metrics.read(self.spec, project_dir=tree.project, log_path=log_path,
+                               duration_s=result.duration_s)
+        log_text = log_path.read_bytes().decode("utf-8", errors="replace")
+        return {"value": None if error else reading.value, "error": error or reading.error,
+                "extra": reading.extra, "vram_gb": metrics.vram_gb(log_text),
+                "duration_s": result.duration_s, "peak_rss_mb": result.peak_rss_mb,
+                "exit_code": result.exit_code}
+
+    def _publish(self, log_path: Path) -> None:
+        """run.log in the project: the log of the run that finished last."""
+        with self._published:
+            try:
+                shutil.copyfile(log_path, self.layout.run_log)
+            except OSError:
+                pass
+
+    def _aggregate(self, sha: str, samples: list[dict]) -> Measurement:
+        errors = [s["error"] for s in samples if s["value"] is None]
+        values = [s["value"] for s in samples if s["value"] is not None]
+        value = None if errors else decide.aggregate(values, self.config.aggregate)
+        peak = max((s["peak_rss_mb"] for s in samples), default=0.0)
+        vram = [s["vram_gb"] for s in samples if s["vram_gb"] is not None]
+        extra: dict[str, float] = {}
+        for s in samples:
+            extra.update(s["extra"] or {})
+        target_text = "".join((self._file_at(sha, t) or b"").decode("utf-8", "replace")
+                              for t in self.config.targets)
+        return Measurement(
+            commit=sha, value=value, samples=tuple(values), error=errors[0] if errors else None,
+            extra=extra, duration_s=round(sum(s["duration_s"] for s in samples), 4),
+            peak_rss_mb=round(peak, 1), memory_gb=round(max(vram) if vram else peak / 1024, 3),
+            code_lines=decide.code_lines(target_text, self.config.targets[0]),
+            exit_code=samples[-1]["exit_code"] if samples else None)
+
+    def _command(self) -> str:
+        if self.config.runner:
+            return f"{self.config.runner} /bin/sh -c {shlex.quote(self.config.run_command)}"
+        return self.config.run_command
+
+    # -- content dedupe ---------------------------------------------------------------------
+    def _file_at(self, sha: str, path: str) -> bytes | None:
+        return self.repo.file_at(sha, self.layout.in_repo(path))
 
     def content_key(self, sha: str) -> str:
-        digest = hashlib.sha256(self.definition.encode())
+        digest = hashlib.sha256(self.definition_hash.encode())
         for path in sorted(self.config.targets + self.config.protected_files):
-            content = self.repo.file_at(sha, path)
+            content = self._file_at(sha, path)
             digest.update(path.encode() + b"\0" + (content or b"<missing>") + b"\0")
         return digest.hexdigest()[:24]
 
     def _content_index(self, key: str) -> Path:
-        return self.state / "content" / f"{key}.json"
+        return self.layout.content / f"{key}.json"
 
-    def reusable(self, sha: str) -> str | None:
-        """The commit whose measurement of the same content this one can reuse."""
-        entry = read_json(self._content_index(self.content_key(sha)))
-        other = entry.get("commit") if entry else None
-        if other and other != sha and self.is_measured(other):
-            return other
-        return None
+    def _reuse(self, sha: str) -> Measurement | None:
+        """The measurement of another commit with the same content, for a commit that has
+        none of its own (see the module docstring)."""
+        if read_json(self.metrics_path(sha)) is not None:
+            return None
+        entry = read_json(self._content_index(self.content_key(sha))) or {}
+        other = entry.get("commit")
+        data = read_json(self.metrics_path(other)) if other and other != sha else None
+        if not data or data.get("definition") != self.definition_hash or data.get("value") is None:
+            return None
+        reused = Measurement.from_json({**data, "commit": sha, "reused_from": other})
+        write_json(self.metrics_path(sha), {"definition": self.definition_hash,
+                                            **reused.to_json()})
+        return reused
 
-    # -- the graph ---------------------------------------------------------
-    def tasks(self, sha: str, best: decide.Best | None, best_commit: str | None) -> list[dict]:
-        repeats = self.config.repeats
-        measured = self.is_measured(sha)
-        reuse = None if measured else self.reusable(sha)
-        skip_runs = reuse is not None or measured
-        tasks: list[dict] = []
-        # doit runs a task whose target file is missing whatever its uptodate says, so a
-        # measured or reused commit (no run.json of its own) gets no run/parse tasks at all.
-        for index in range(1, 0 if skip_runs else repeats + 1):
-            sample = self.sample_dir(sha, index)
-            tasks.append({
-                "name": f"run:{sha[:12]}:{index}",
-                "actions": [(self._run_sample, (sha, index))],
-                "targets": [str(sample / "run.json")],
-                "uptodate": [lambda s=sample: skip_runs or self._matches(
-                    s / "run.json", definition=self.definition)],
-            })
-            tasks.append({
-                "name": f"parse:{sha[:12]}:{index}",
-                "actions": [(self._parse_sample, (sha, index))],
-                "task_dep": [f"run:{sha[:12]}:{index}"],
-                "targets": [str(sample / "metric.json")],
-                "uptodate": [lambda s=sample: skip_runs or self._matches(
-                    s / "metric.json", definition=self.definition,
-                    run_id=(read_json(s / "run.json") or {}).get("run_id"))],
-            })
-        tasks.append({
-            "name": f"measure:{sha[:12]}",
-            "actions": [(self._aggregate, (sha, reuse))],
-            "task_dep": [] if skip_runs else [f"parse:{sha[:12]}:{i}"
-                                              for i in range(1, repeats + 1)],
-            "targets": [str(self.metrics_path(sha))],
-            "uptodate": [lambda: self.is_measured(sha)],
-        })
-        best_key = self._best_key(best, best_commit)
-        tasks.append({
-            "name": f"decide:{sha[:12]}",
-            "actions": [(self._decide, (sha, best, best_key))],
-            "task_dep": [f"measure:{sha[:12]}"],
-            "targets": [str(self.decision_path(sha))],
-            "uptodate": [lambda: self._matches(self.decision_path(sha), best_key=best_key)],
-        })
-        return tasks
+    def calibrate(self, sha: str, tree: Workspace, runs: int) -> list[float]:
+        """Run ``sha`` ``runs`` times, uncached (the point is to see the spread); the values."""
+        tree.checkout(sha)
+        call = _Call(sha, tree, None, None)
+        samples = [self._run_sample(sha, index, tree, call) for index in range(1, runs + 1)]
+        return [s["value"] for s in samples if s["value"] is not None]
 
-    def _best_key(self, best: decide.Best | None, best_commit: str | None) -> str:
-        text = json.dumps([asdict(best) if best else None, best_commit, asdict(policy(self.config)),
-                           self.config.check_command, self.definition], default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    # -- actions -------------------------------------------------------------
-    def _command(self, command: str) -> str:
-        if self.config.runner:
-            return f"{self.config.runner} /bin/sh -c {shlex.quote(command)}"
-        return command
-
-    def _run_sample(self, sha: str, index: int) -> None:
-        sample = self.sample_dir(sha, index)
-        log_path = sample / "run.log"
-        protected = self.config.protected_files
-        before = hash_files(self.workdir, protected)
-        faults.point("run_start")
-        tick = (lambda elapsed: self.on_tick("run", elapsed, self.config.timeout)) \
-            if self.on_tick else None
-        result = runner.run(self._command(self.config.run_command), cwd=self.workdir,
-                            env=self.env,
+    # -- the check before a keep -----------------------------------------------------------
+    def check(self, sha: str, tree: Workspace, env: dict[str, str] | None = None
+              ) -> tuple[bool, str | None]:
+        """Run check_command on ``sha``; (passed, log tail when it failed)."""
+        tree.checkout(sha)
+        log_path = self.layout.run_dir(sha) / "check.log"
+        result = runner.run(self.config.check_command, cwd=tree.project, env=env,
                             timeout=self.config.timeout, stdout_path=log_path,
-                            max_log_bytes=MAX_LOG_BYTES, on_tick=tick)
-        tampered = sorted(p for p, h in hash_files(self.workdir, protected).items()
-                          if before.get(p) != h)
-        shutil.copyfile(log_path, self.workdir / "run.log")
-        write_json(sample / "run.json", {
-            "definition": self.definition, "run_id": os.urandom(6).hex(), "commit": sha,
-            "exit_code": result.exit_code, "timed_out": result.timed_out,
-            "duration_s": round(result.duration_s, 4), "peak_rss_mb": round(result.peak_rss_mb, 1),
-            "log_truncated": result.log_truncated, "tampered": tampered,
-        })
-
-    def _parse_sample(self, sha: str, index: int) -> None:
-        sample = self.sample_dir(sha, index)
-        run = read_json(sample / "run.json") or {}
-        error = _run_error(run, self.config.timeout)
-        reading = metrics.read(self.spec, project_dir=self.workdir, log_path=sample / "run.log",
-                               duration_s=run.get("duration_s", 0.0))
-        log_text = (sample / "run.log").read_bytes().decode("utf-8", errors="replace")
-        write_json(sample / "metric.json", {
-            "definition": self.definition, "run_id": run.get("run_id"),
-            "value": None if error else reading.value,
-            "error": error or reading.error, "extra": reading.extra,
-            "vram_gb": metrics.vram_gb(log_text),
-        })
-
-    def _aggregate(self, sha: str, reuse: str | None) -> None:
-        if reuse:
-            data = read_json(self.metrics_path(reuse)) or {}
-            write_json(self.metrics_path(sha), {**data, "commit": sha, "reused_from": reuse})
-            return
-        runs = [read_json(self.sample_dir(sha, i) / "run.json") or {}
-                for i in range(1, self.config.repeats + 1)]
-        parsed = [read_json(self.sample_dir(sha, i) / "metric.json") or {}
-                  for i in range(1, self.config.repeats + 1)]
-        errors = [p.get("error") for p in parsed if p.get("value") is None]
-        samples = [p["value"] for p in parsed if p.get("value") is not None]
-        value = None if errors else decide.aggregate(samples, self.config.aggregate)
-        peak = max((r.get("peak_rss_mb", 0.0) for r in runs), default=0.0)
-        vram = [p["vram_gb"] for p in parsed if p.get("vram_gb") is not None]
-        extra: dict[str, float] = {}
-        for p in parsed:
-            extra.update(p.get("extra") or {})
-        target_text = "".join((self.repo.file_at(sha, t) or b"").decode("utf-8", "replace")
-                              for t in self.config.targets)
-        write_json(self.metrics_path(sha), {
-            "definition": self.definition, "commit": sha, "value": value,
-            "samples": samples, "error": errors[0] if errors else None, "extra": extra,
-            "duration_s": round(sum(r.get("duration_s", 0.0) for r in runs), 4),
-            "peak_rss_mb": peak,
-            "memory_gb": round(max(vram) if vram else peak / 1024, 3),
-            "exit_code": runs[-1].get("exit_code") if runs else None,
-            "code_lines": decide.code_lines(target_text, self.config.targets[0]),
-            "reused_from": None,
-        })
-        key = self.content_key(sha)
-        write_json(self._content_index(key), {"commit": sha, "definition": self.definition})
-
-    def _decide(self, sha: str, best: decide.Best | None, best_key: str) -> None:
-        faults.point("before_decide")
-        measured = Measurement.from_file(self.metrics_path(sha), cached=False)
-        candidate = decide.Candidate(value=measured.value, samples=measured.samples,
-                                     crash_reason=measured.error,
-                                     code_lines=measured.code_lines)
-        decision = decide.judge(candidate, best, policy(self.config))
-        check_tail = None
-        if decision.status == "keep" and self.config.check_command and best is not None:
-            decision, check_tail = self._check(sha, decision)
-        write_json(self.decision_path(sha), {"best_key": best_key, "status": decision.status,
-                                             "reason": decision.reason, "check_tail": check_tail})
-
-    def _check(self, sha: str, decision: decide.Decision):
-        log_path = self.run_dir(sha) / "check.log"
-        result = runner.run(self.config.check_command, cwd=self.workdir, env=self.env,
-                            timeout=self.config.timeout, stdout_path=log_path)
+                            children=self.children)
         if result.exit_code == 0:
-            return decision, None
+            return True, None
         how = "timed out" if result.timed_out else f"exit {result.exit_code}"
-        return decide.Decision("discard", f"check failed ({how})"), runner.tail(log_path, 2000)
-
-    # -- running the graph -------------------------------------------------
-    def evaluate(self, sha: str, best: decide.Best | None = None,
-                 best_commit: str | None = None) -> tuple[Measurement, decide.Decision]:
-        """Measure ``sha`` (checked out in the work tree) and judge it against ``best``."""
-        was_measured = self.is_measured(sha)
-        run_doit(self.state, self.tasks(sha, best, best_commit), self.dep_file)
-        measurement = Measurement.from_file(self.metrics_path(sha), cached=was_measured)
-        data = read_json(self.decision_path(sha)) or {}
-        return measurement, decide.Decision(data.get("status", "crash"),
-                                            data.get("reason", "no decision recorded"))
-
-    def measure(self, sha: str) -> Measurement:
-        """Only the measurement, without a decision."""
-        was_measured = self.is_measured(sha)
-        tasks = [t for t in self.tasks(sha, None, None) if not t["name"].startswith("decide:")]
-        run_doit(self.state, tasks, self.dep_file)
-        return Measurement.from_file(self.metrics_path(sha), cached=was_measured)
+        return False, f"check failed ({how})\n" + runner.tail(log_path, 2000)
 
 
-def _run_error(run: dict[str, Any], timeout: float) -> str | None:
-    if run.get("tampered"):
-        return f"tampered: the run modified {', '.join(run['tampered'])}"
-    if run.get("timed_out"):
+def hash_files(root: Path, paths: tuple[str, ...]) -> dict[str, str | None]:
+    """sha256 of each file's content (None when it does not exist)."""
+    hashes: dict[str, str | None] = {}
+    for path in paths:
+        try:
+            hashes[path] = hashlib.sha256((root / path).read_bytes()).hexdigest()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            hashes[path] = None
+    return hashes
+
+
+def _run_error(result: runner.RunResult, tampered: list[str], timeout: float) -> str | None:
+    if tampered:
+        return f"tampered: the run modified {', '.join(tampered)}"
+    if result.timed_out:
         return f"timeout: killed after {timeout:g} s"
-    if run.get("exit_code") not in (0, None):
-        return f"exit code {run['exit_code']}"
+    if result.exit_code not in (0, None):
+        return f"exit code {result.exit_code}"
     return None
 
 
+# -- doit, through its public API ----------------------------------------------------------
+
 class _Silent:
-    """A doit reporter that says nothing: run_doit re-raises what failed."""
+    """A doit reporter that says nothing (the engine reports through its own results)."""
 
     desc = "silent"
 
@@ -332,91 +292,32 @@ class _Silent:
         return lambda *args, **kwargs: None
 
 
-def _capturing(function: Callable[..., None], errors: list[Exception]) -> Callable[..., Any]:
-    def action(*args: Any):
-        try:
-            function(*args)
-        except Exception as exc:  # re-raised by run_doit with its traceback
-            errors.append(exc)
-            return TaskFailed(str(exc))
-        return None
-
-    return action
+def doit_config(layout: Layout | None) -> dict[str, Any]:
+    """The DOIT_CONFIG shared by the engine, the CLI and a project's dodo.py."""
+    return {"backend": "sqlite3",
+            "dep_file": str(layout.doit_db) if layout is not None else ":memory:",
+            "verbosity": 0, "reporter": _Silent, "default_tasks": []}
 
 
-def run_doit(state: Path, tasks: list[dict], dep_file: str = "experiments.sqlite3") -> None:
-    """Execute ``tasks`` with doit (its own database ``dep_file``, separate from the CLI's).
+def run_task(layout: Layout, task: dict[str, Any]) -> int:
+    """Run one task dict with doit (``DoitMain`` and a task loader, doit's documented way
+    to embed it); doit's return code."""
+    from doit.cmd_base import TaskLoader2
+    from doit.doit_cmd import DoitMain
+    from doit.task import dict_to_task
 
-    doit's runner is driven directly, as ``doit run`` drives it, without ``DoitMain``:
-    that one scans every installed distribution's entry points three times and reads
-    the project's pyproject.toml, on every experiment (docs/performance.md). Same tasks,
-    same uptodate checks, same database. An exception in a step is re-raised here; an
-    interrupt (BaseException) passes straight through doit.
-    """
-    from doit.control import TaskControl
-    from doit.dependency import Dependency, SqliteDB
-    from doit.exceptions import InvalidCommand, InvalidTask
-    from doit.runner import Runner
-    from doit.task import Stream, dict_to_task
+    class OneTask(TaskLoader2):
+        def setup(self, opt_values):
+            pass
 
-    state.mkdir(parents=True, exist_ok=True)
-    errors: list[Exception] = []
-    try:
-        # io capture off: doit would swap sys.stdout for every action, which is not
-        # thread-safe (parallel workers run experiments at the same time).
-        prepared = [dict_to_task({**task, "io": {"capture": False},
-                                  "actions": [(_capturing(fn, errors), args)
-                                              for fn, args in task["actions"]]})
-                    for task in tasks]
-        control = TaskControl(prepared)
-        control.process([task.name for task in prepared])
-    except (InvalidCommand, InvalidTask) as exc:
-        raise RuntimeError(f"doit could not run the experiment steps: {exc}") from None
-    dependencies = Dependency(SqliteDB, str(state / dep_file))
-    runner = Runner(dependencies, _Silent(None, {}), stream=Stream(0))
-    code = runner.run_all(control.task_dispatcher())
-    if errors:
-        raise errors[0]
-    if code != 0:
-        raise RuntimeError(f"doit could not run the experiment steps (exit code {code})")
+        def load_doit_config(self):
+            return doit_config(layout)
 
+        def load_tasks(self, cmd, pos_args):
+            name = f"{task['basename']}:{task['name']}"
+            return [dict_to_task({**{k: v for k, v in task.items() if k != "basename"},
+                                  "name": name})]
 
-def measure_command(project: Path, flags: dict[str, Any], commits: list[str]) -> None:
-    """``autoresearch measure [COMMIT...]``: measure each commit, running only what is missing."""
-    from autoresearch.config import resolve
-    from autoresearch.git import open_repo
-
-    config = resolve(project, flags)
-    with open_repo(project) as repo:
-        engine = Engine(config, repo)
-        for rev in commits:
-            sha = repo.resolve(rev)
-            measured = engine.measure(sha) if engine.is_measured(sha) else _measure_at(
-                engine, repo, sha)
-            output.result(describe_measurement(config, measured))
-
-
-def _measure_at(engine: Engine, repo: Repo, sha: str) -> Measurement:
-    """Measure a commit that may not be checked out: check it out, measure, go back."""
-    head = repo.head_sha()
-    dirty = repo.dirty_tracked()
-    if dirty:  # the run would measure the work tree, and cache it as the commit's result
-        what = f"measure {sha[:7]}" if sha == head else f"check out {sha[:7]} to measure it"
-        raise EnvironmentProblem(f"cannot {what}: uncommitted changes in "
-                                 f"{', '.join(dirty[:5])}; commit or stash them")
-    if sha == head:
-        return engine.measure(sha)
-    branch = repo.current_branch()
-    repo.checkout(sha)
-    try:
-        return engine.measure(sha)
-    finally:
-        repo.checkout(branch or head)
-
-
-def describe_measurement(config: Config, m: Measurement) -> str:
-    how = "cached, ran nothing" if m.cached else (
-        f"reused from {m.reused_from[:7]}" if m.reused_from else f"ran in {m.duration_s:.2f} s")
-    if m.value is None:
-        return f"{m.commit[:7]}  {config.metric_name} crash: {m.error}  ({how})"
-    return f"{m.commit[:7]}  {config.metric_name} {m.value:.6f}  ({how})"
+    layout.state.mkdir(parents=True, exist_ok=True)
+    return DoitMain(OneTask(), config_filenames=()).run(
+        ["run", f"{task['basename']}:{task['name']}"])

@@ -18,8 +18,11 @@ class ExitCode(IntEnum):
     AGENT = 4  # the agent failed too many times in a row
     LOCKED = 5  # another loop holds the repository
     LOG_WRITE = 6  # results.tsv or the JSONL log could not be written
+    CRASHING = 7  # the experiments keep crashing, or there is no working baseline
     INTERNAL = 70  # a bug in autoresearch: please report it
+    HANGUP = 129  # SIGHUP (the terminal went away)
     INTERRUPTED = 130  # Ctrl-C
+    STDOUT_CLOSED = 141  # the reader of stdout went away (SIGPIPE)
     TERMINATED = 143  # SIGTERM
 
 
@@ -56,15 +59,28 @@ class LogWriteError(UserError):
     exit_code = ExitCode.LOG_WRITE
 
 
+class CrashingError(UserError):
+    """The experiments keep crashing, or the loop has no working baseline to compare with."""
+
+    exit_code = ExitCode.CRASHING
+
+
 class Interrupted(BaseException):
-    """Raised from a signal handler; BaseException so no ``except Exception`` eats it."""
+    """A signal (SIGINT, SIGTERM, SIGHUP) or stdout closing (SIGPIPE) stops the command.
+
+    A BaseException, so no ``except Exception`` eats it. The exit code is 128 + the signal.
+    """
 
     def __init__(self, signum: int):
         super().__init__(signum)
-        self.signum = signum
+        self.signum = int(signum)
 
     @property
     def exit_code(self) -> int:
+        return 128 + self.signum
+
+    @property
+    def name(self) -> str:
         import signal
 
-        return ExitCode.TERMINATED if self.signum == signal.SIGTERM else ExitCode.INTERRUPTED
+        return signal.Signals(self.signum).name

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,19 @@ def _import_gitpython():
     import git as gitpython
 
     return gitpython
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path of a commit's tree: ``git ls-tree`` mode, type and object id."""
+
+    mode: str  # 100644, 100755 (files), 120000 (symlink), 160000 (submodule), 040000 (tree)
+    kind: str  # blob, tree, commit
+    sha: str
+
+    @property
+    def regular_file(self) -> bool:
+        return self.kind == "blob" and self.mode in ("100644", "100755")
 
 
 @dataclass(frozen=True)
@@ -263,6 +278,122 @@ class Repo:
             self.reset_hard("HEAD")
             raise
         return self.head_sha()
+
+    # -- plumbing: commits made without a work tree, index or hooks --------------------------
+    def _plumb(self, *args: str, input: bytes | None = None,
+               env: dict[str, str] | None = None) -> str:
+        """Run a git plumbing command with bytes on stdin; its stdout, stripped."""
+        done = subprocess.run(["git", *self._identity(), *args], cwd=self.root, input=input,
+                              capture_output=True, env={**os.environ, **(env or {})},
+                              check=False)
+        if done.returncode != 0:
+            message = done.stderr.decode(errors="replace").strip().splitlines()
+            raise GitCommandError(f"git {args[0]} failed: "
+                                  f"{message[0] if message else f'exit code {done.returncode}'}")
+        return done.stdout.decode(errors="replace").strip()
+
+    def entry(self, rev: str, path: str) -> Entry | None:
+        """What ``path`` is in ``rev``'s tree (None when absent)."""
+        out = self._plumb("ls-tree", "-z", "--full-tree", rev, "--", path)
+        for record in out.split("\0"):
+            meta, _, name = record.partition("\t")
+            if name == path:
+                mode, kind, sha = meta.split()
+                return Entry(mode, kind, sha)
+        return None
+
+    def tracked(self, rev: str, under: str = "") -> set[str]:
+        """Every file path in ``rev``'s tree (below ``under``, relative to it)."""
+        args = ["ls-tree", "-r", "-z", "--name-only", "--full-tree", rev]
+        if under:
+            args += ["--", under]
+        out = self._plumb(*args)
+        prefix = f"{under}/" if under else ""
+        return {p[len(prefix):] for p in out.split("\0") if p}
+
+    def write_blob(self, data: bytes) -> str:
+        return self._plumb("hash-object", "-w", "--stdin", input=data)
+
+    def tree_with(self, base: str, files: dict[str, tuple[str, bytes]]) -> str:
+        """The tree of ``base`` with ``files`` (path -> (mode, content)) replaced; its sha.
+
+        A temporary index is used: the user's index and work tree are never touched.
+        """
+        with tempfile.TemporaryDirectory(prefix="autoresearch-index-") as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            self._plumb("read-tree", base, env=env)
+            for path, (mode, content) in files.items():
+                blob = self.write_blob(content)
+                self._plumb("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}",
+                            env=env)
+            return self._plumb("write-tree", env=env)
+
+    def commit_with(self, base: str, files: dict[str, tuple[str, bytes]], message: str) -> str:
+        """A new commit on ``base`` whose tree differs from it only in ``files``; no hook runs."""
+        tree = self.tree_with(base, files)
+        return self._plumb("commit-tree", tree, "-p", base, "-F", "-", input=message.encode())
+
+    def same_tree(self, a: str, b: str) -> bool:
+        return self.resolve(f"{a}^{{tree}}") == self.resolve(f"{b}^{{tree}}")
+
+    def changed_paths(self, a: str, b: str) -> list[str]:
+        """Paths whose content or mode differs between two commits."""
+        out = self._plumb("diff-tree", "-r", "-z", "--no-renames", "--name-only", a, b)
+        return [p for p in out.split("\0") if p]
+
+    def merge_text(self, ours: bytes, base: bytes, theirs: bytes) -> bytes:
+        """Three-way merge of one file's content; conflicting hunks take ``theirs``."""
+        with tempfile.TemporaryDirectory(prefix="autoresearch-merge-") as scratch:
+            paths = []
+            for name, content in (("ours", ours), ("base", base), ("theirs", theirs)):
+                path = Path(scratch) / name
+                path.write_bytes(content)
+                paths.append(str(path))
+            done = subprocess.run(["git", "merge-file", "-p", "--theirs", *paths],
+                                  capture_output=True, check=False)
+            if done.returncode < 0 or done.returncode > 127:
+                raise GitCommandError(f"git merge-file failed: {done.stderr.decode().strip()}")
+            return done.stdout
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        done = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, descendant],
+                              cwd=self.root, capture_output=True, check=False)
+        return done.returncode == 0
+
+    def ref_sha(self, ref: str) -> str | None:
+        """The sha a ref points at, or None when it does not exist."""
+        done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+                              cwd=self.root, capture_output=True, text=True, check=False)
+        return done.stdout.strip() or None if done.returncode == 0 else None
+
+    def update_ref(self, ref: str, new: str, old: str | None, message: str) -> bool:
+        """Move ``ref`` to ``new`` only if it still points at ``old`` (None: must not exist);
+        False when someone moved it meanwhile."""
+        expected = old if old is not None else "0" * 40
+        done = subprocess.run(["git", "update-ref", "-m", message, ref, new, expected],
+                              cwd=self.root, capture_output=True, check=False)
+        return done.returncode == 0
+
+    def delete_ref(self, ref: str) -> None:
+        subprocess.run(["git", "update-ref", "-d", ref], cwd=self.root, capture_output=True,
+                       check=False)
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """Every ref under ``prefix`` and the sha it points at."""
+        out = self._plumb("for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        return dict(line.split(" ", 1) for line in out.splitlines() if line)
+
+    def checked_out(self) -> dict[str, Path]:
+        """Each branch checked out in some work tree, and that tree's path."""
+        out = self.run("worktree", "list", "--porcelain")
+        found: dict[str, Path] = {}
+        path = None
+        for line in out.splitlines():
+            if line.startswith("worktree "):
+                path = Path(line[len("worktree "):])
+            elif line.startswith("branch refs/heads/") and path is not None:
+                found[line[len("branch refs/heads/"):]] = path
+        return found
 
     # -- worktrees (parallel workers) ----------------------------------------
     def worktree_add(self, path: Path, rev: str) -> None:

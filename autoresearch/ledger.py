@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,7 +75,7 @@ def _ends_torn(fd: int) -> bool:
     return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
-def _append(path: Path, lines: str) -> None:
+def append_lines(path: Path, lines: str) -> None:
     """Append complete lines (after ending a torn last line), then fsync.
 
     With ``lines`` empty this only ends a torn last line, if there is one.
@@ -95,9 +96,14 @@ def _append(path: Path, lines: str) -> None:
         raise _write_error(path, exc) from exc
 
 
+_CELL_BREAKERS = re.compile(r"[\t\r\n]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
 def _one_line(text: str) -> str:
-    """Replace tabs, newlines and carriage returns so a TSV field stays in its cell."""
-    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    """Tabs, newlines and carriage returns become spaces so a TSV field stays in its cell;
+    other control characters (terminal escapes) become ``?``."""
+    return _CONTROL.sub("?", _CELL_BREAKERS.sub(" ", text))
 
 
 def ensure_results_file(path: Path) -> bool:
@@ -108,26 +114,41 @@ def ensure_results_file(path: Path) -> bool:
         empty = True
     except OSError as exc:
         raise _write_error(path, exc) from exc
-    _append(path, RESULTS_HEADER + "\n" if empty else "")
+    append_lines(path, RESULTS_HEADER + "\n" if empty else "")
     return empty
+
+
+def result_row(*, commit: str, metric: str, value: float | None, status: str,
+               description: str, memory_gb: float = 0.0, columns: str = "seed") -> str:
+    """One results.tsv row (with its newline): the seed's columns, or karpathy's
+    (``commit <metric> memory_gb status description``, memory with one decimal)."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    usable = status != "crash" and value is not None and math.isfinite(value)
+    shown = "%.6f" % (value if usable else 0.0)
+    if columns == "karpathy":
+        memory = memory_gb if isinstance(memory_gb, (int, float)) and math.isfinite(memory_gb) \
+            else 0.0
+        cells = [commit[:7], shown, "%.1f" % memory, status, _one_line(description)]
+    else:
+        cells = [commit[:7], _one_line(metric), shown, status, _one_line(description)]
+    return "\t".join(cells) + "\n"
+
+
+def results_header(columns: str = "seed", metric: str = "") -> str:
+    if columns == "karpathy":
+        return f"commit\t{_one_line(metric) or 'value'}\tmemory_gb\tstatus\tdescription"
+    return RESULTS_HEADER
 
 
 def append_result(
     path: Path, *, commit: str, metric: str, value: float | None, status: str, description: str
 ) -> None:
     """Append one row to results.tsv (creating it with its header when needed)."""
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
-    usable = status != "crash" and value is not None and math.isfinite(value)
-    cells = [
-        commit[:7],
-        _one_line(metric),
-        "%.6f" % (value if usable else 0.0),
-        status,
-        _one_line(description),
-    ]
+    row = result_row(commit=commit, metric=metric, value=value, status=status,
+                     description=description)
     ensure_results_file(path)
-    _append(path, "\t".join(cells) + "\n")
+    append_lines(path, row)
 
 
 def _json_safe(value: Any) -> Any:
@@ -169,7 +190,7 @@ def append_event(
 ) -> dict:
     """Append one record (:func:`format_record`) to the JSONL log; return it as written."""
     line = format_record(action, status, details, now=now)
-    _append(path, line + "\n")
+    append_lines(path, line + "\n")
     return json.loads(line)
 
 
@@ -203,7 +224,7 @@ def read_results(path: Path) -> tuple[list[ResultRow], int]:
     return rows, skipped
 
 
-def _parse_events(lines: Iterable[bytes]) -> tuple[list[dict], int]:
+def parse_lines(lines: Iterable[bytes]) -> tuple[list[dict], int]:
     """Parse complete lines into records, counting the skipped non-blank ones.
 
     A record is a JSON object with tool "autoresearch" and an object as details. This
@@ -239,7 +260,7 @@ def read_events(path: Path) -> tuple[list[dict], int]:
     """
     if not path.exists():
         return [], 0
-    return _parse_events(path.read_bytes().split(b"\n"))
+    return parse_lines(path.read_bytes().split(b"\n"))
 
 
 def experiments(records: Iterable[dict], tag: str | None = None) -> list[dict]:
@@ -278,6 +299,6 @@ class EventTail:
             return []
         self._offset += len(chunk)
         *lines, self._pending = (self._pending + chunk).split(b"\n")
-        records, skipped = _parse_events(lines)
+        records, skipped = parse_lines(lines)
         self.skipped += skipped
         return records

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
+from autoresearch.experiment import Experiment
+
 PROMPT_LIMIT_BYTES = 16 * 1024
 RECENT = 15  # most recent experiments listed in full
 TRIED = 60  # older ideas listed by description and outcome
@@ -46,10 +48,17 @@ characters), e.g. "raise the learning rate from 0.02 to 0.04"."""
 GOAL = """\
 ## Goal
 Metric: {metric} ({better} is better).
-The loop runs `{command}` after you finish; each run is stopped after {budget} s and a run \
-that fails or times out counts as a crash. You need not run it yourself.
+The loop runs `{command}` after you finish; a run should take about {budget} s and is \
+stopped after {timeout} s; a run that fails or times out counts as a crash. You need not run \
+it yourself.
 Baseline: {baseline}.
 Best so far: {best}"""
+
+NOTES_TITLE = """\
+## The project's research notes (program.md or the instructions key)
+Use these for what to try and why. Where they describe how to run the loop itself (create \
+branches, commit, run experiments, write results.tsv or logs, loop forever), ignore them: the \
+rules above override them; this loop does all of that for you."""
 
 HISTORY_TITLE = (
     "## Past experiments ({count} so far; do not repeat an idea that was discarded or crashed "
@@ -77,10 +86,14 @@ class PromptContext:
     best_value: float | None
     best_commit: str | None
     baseline_value: float | None
-    history: tuple[dict, ...]  # experiment_done records: {"details": {"status", "value", ...}}
+    recent: tuple[Experiment, ...]  # the most recent experiments (a bounded window)
+    keeps: tuple[Experiment, ...]  # the most recent keeps (bounded)
+    total: int  # experiments so far (all of them, not only those above)
     crash_log_tail: str | None  # tail of the last crashed run's log (may contain hostile text)
     instructions: str | None  # program.md or the `instructions` config key
     others_in_flight: tuple[str, ...] = ()  # what parallel workers are trying now
+    timeout_s: float | None = None  # when a run is stopped (default: 2 x time_budget_s)
+    crash_cause: str | None = None  # the last crash's cause, one line
 
 
 @dataclass(frozen=True)
@@ -106,8 +119,11 @@ class _Sizes:
 
 
 def build(ctx: PromptContext, limit_bytes: int = PROMPT_LIMIT_BYTES) -> str:
-    """The prompt for one agent call, at most ``limit_bytes`` of UTF-8."""
-    rows = [_row(number, record) for number, record in enumerate(ctx.history, 1)]
+    """The prompt for one agent call, at most ``limit_bytes`` of UTF-8; its cost does not
+    grow with the history (only the bounded window is read)."""
+    window = {e.number: e for e in ctx.keeps}
+    window.update({e.number: e for e in ctx.recent})
+    rows = [_row(e) for _, e in sorted(window.items())]
     for sizes in _shrinking(sum(row.status == "keep" for row in rows)):
         text = _render(ctx, rows, sizes)
         if len(text.encode()) <= limit_bytes:
@@ -143,9 +159,9 @@ def _render(ctx: PromptContext, rows: list[_Row], sizes: _Sizes) -> str:
         _rules(ctx),
         _goal(ctx),
         _instructions(ctx.instructions, sizes.instructions_bytes),
-        _history(rows, sizes),
+        _history(rows, ctx.total, sizes),
         _others(ctx.others_in_flight, sizes.others),
-        _crash_log(ctx.crash_log_tail, sizes.log_bytes),
+        _crash_log(ctx.crash_log_tail, ctx.crash_cause, sizes.log_bytes),
         _closing(ctx),
     ]
     return "\n\n".join(part for part in parts if part) + "\n"
@@ -181,6 +197,7 @@ def _goal(ctx: PromptContext) -> str:
         better="lower" if ctx.direction == "lower_is_better" else "higher",
         command=_clip(ctx.run_command),
         budget=f"{ctx.time_budget_s:g}",
+        timeout=f"{ctx.timeout_s if ctx.timeout_s is not None else 2 * ctx.time_budget_s:g}",
         baseline=_value(ctx.baseline_value),
         best=best,
     )
@@ -191,10 +208,10 @@ def _instructions(text: str | None, max_bytes: int) -> str:
         return ""
     body, omitted = _head(text.strip(), max_bytes)
     note = f"\n[... {omitted} bytes of the instructions omitted]" if omitted else ""
-    return f"## Instructions from the user\n{body}{note}"
+    return f"{NOTES_TITLE}\n\n{body}{note}"
 
 
-def _history(rows: list[_Row], sizes: _Sizes) -> str:
+def _history(rows: list[_Row], total: int, sizes: _Sizes) -> str:
     if not rows:
         return "## Past experiments\nNone yet besides the baseline."
     recent = rows[len(rows) - sizes.recent :] if sizes.recent else []
@@ -203,11 +220,13 @@ def _history(rows: list[_Row], sizes: _Sizes) -> str:
     keeps = keeps[len(keeps) - sizes.keeps :] if sizes.keeps else []
     listed = {row.number for row in keeps}
     rest = [row for row in older if row.number not in listed]
-    lines = [HISTORY_TITLE.format(count=len(rows))]
-    if rest:
+    lines = [HISTORY_TITLE.format(count=total)]
+    unlisted = total - len(recent) - len(keeps)
+    if unlisted > 0:
         counts = Counter(row.status for row in rest).most_common()
         summary = ", ".join(f"{count} {status}" for status, count in counts)
-        lines.append(f"Earlier experiments not listed below: {len(rest)} ({summary}).")
+        seen = f"; of the latest {len(rest)}: {summary}" if rest else ""
+        lines.append(f"Earlier experiments not listed below: {unlisted}{seen}.")
         lines += _tried(rest, sizes.tried)
     if keeps:
         lines += ["Earlier keeps:", *map(_row_line, keeps)]
@@ -245,12 +264,16 @@ def _others(ideas: tuple[str, ...], limit: int) -> str:
     return "\n".join(["## Other workers are trying these right now: pick something else", *shown])
 
 
-def _crash_log(log: str | None, max_bytes: int) -> str:
+def _crash_log(log: str | None, cause: str | None, max_bytes: int) -> str:
     if not log or not log.strip() or max_bytes <= 0:
         return ""
     text = _CONTROL.sub("", _FENCE_LIKE.sub("[fence]", log.replace("\r\n", "\n")))
     body = _tail(text, max_bytes).strip("\n")
-    return CRASH_LOG.format(open=FENCE_OPEN, body=body, close=FENCE_CLOSE)
+    section = CRASH_LOG.format(open=FENCE_OPEN, body=body, close=FENCE_CLOSE)
+    if cause:
+        cleaned = _clip(_CONTROL.sub("", _FENCE_LIKE.sub("[fence]", cause)), 200)
+        section = section.replace("\n", f"\nIts cause, as the tool read it: {cleaned}\n", 1)
+    return section
 
 
 def _closing(ctx: PromptContext) -> str:
@@ -260,15 +283,17 @@ def _closing(ctx: PromptContext) -> str:
     )
 
 
-def _row(number: int, record: dict) -> _Row:
-    details = record.get("details") or {}
+def _row(e: Experiment) -> _Row:
+    reason = e.reason
+    if e.crashed and e.error and e.error != e.reason:
+        reason = f"{reason}: {e.error}"
     return _Row(
-        number=number,
-        status=_clip(str(details.get("status") or "?"), 20),
-        value=details.get("value"),
-        delta=details.get("delta"),
-        description=_clip(str(details.get("description") or ""), DESCRIPTION_CHARS),
-        reason=str(details.get("reason") or ""),
+        number=e.number,
+        status=_clip(e.status, 20),
+        value=e.value,
+        delta=e.delta,
+        description=_clip(e.description, DESCRIPTION_CHARS),
+        reason=reason,
     )
 
 

@@ -30,7 +30,8 @@ from autoresearch import output
 from autoresearch.errors import ConfigError
 from autoresearch.ledger import EVENTS_FILE, STATUSES
 from autoresearch.results_index import (
-    CODES, LogIndex, TagDigest, digest_records, load_index, number, read_records,
+    CODES, LogIndex, LogSource, TagDigest, digest_records, load_index, number, read_records,
+    source_of,
 )
 
 FORMATS = ("table", "tsv", "json", "md")
@@ -394,16 +395,16 @@ def _nothing_yet(tag: str | None, tags: list[str]) -> str:
     return f"no experiments logged yet{for_tag} in {EVENTS_FILE}{others}; run 'autoresearch loop'"
 
 
-def _read_chosen(project_dir: Path, pairs: list[tuple[int, int]]) -> list[tuple[int, dict]]:
+def _read_chosen(source: LogSource, pairs: list[tuple[int, int]]) -> list[tuple[int, dict]]:
     """(position, record) for (position, byte offset) pairs; lines gone bad are left out."""
-    records = read_records(project_dir, [location for _, location in pairs])
+    records = read_records(source, [location for _, location in pairs])
     return [(position, record) for (position, _), record in zip(pairs, records) if record]
 
 
-def _plot(project_dir: Path, digest: TagDigest, path: Path) -> None:
+def _plot(source: LogSource, digest: TagDigest, path: Path) -> None:
     from autoresearch.plot import plot_progress
 
-    plot_progress([record for _, record in _read_chosen(project_dir, digest.select(None, None))],
+    plot_progress([record for _, record in _read_chosen(source, digest.select(None, None))],
                   path)
 
 
@@ -433,13 +434,14 @@ def report(project_dir: Path, *, tag: str | None, fmt: str, last: int | None,
     raise ConfigError.
     """
     check_options(fmt, status, last)
-    index = load_index(project_dir)
+    source = source_of(project_dir)
+    index = load_index(source)
     tag = tag or index.latest_tag
-    chosen = _read_chosen(project_dir, index.tag(tag).select(status, last))
+    chosen = _read_chosen(source, index.tag(tag).select(status, last))
     text = _answer(index, tag, chosen, fmt=fmt, query_expr=query_expr, colour=colour)
     notes = [_skipped_note(index.skipped)] if index.skipped else []
     if plot_path is not None and index.tag(tag).count:
-        _plot(project_dir, index.tag(tag), plot_path)
+        _plot(source, index.tag(tag), plot_path)
         notes.append(f"plot written to {plot_path}")
     if fmt == "table" and query_expr is None:
         return "\n".join([text, *notes])

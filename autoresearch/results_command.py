@@ -5,48 +5,53 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from autoresearch import ledger, output
+from autoresearch import mirrors
 from autoresearch.errors import UserError
 from autoresearch.git import open_repo
+from autoresearch.output import Console, use_colour
 from autoresearch.results import report
-from autoresearch.setup import tag_of_branch
+from autoresearch.results_index import source_of
+from autoresearch.state import find
+from autoresearch.tags import recent_tag
 
 
 def current_tag(project: Path) -> str | None:
-    """The tag of the checked-out autoresearch/<tag> branch, if any (no git needed otherwise)."""
+    """The tag set up last in the project, else the checked-out autoresearch/<tag>'s."""
+    layout = find(project)
+    if layout is None:
+        return None
     try:
         with open_repo(project) as repo:
-            return tag_of_branch(repo.current_branch())
+            return recent_tag(layout, repo)
     except UserError:
-        return None
+        return recent_tag(layout)
 
 
-def results_command(project: Path, options: dict[str, Any]) -> None:
+def results_command(project: Path, options: dict[str, Any], console: Console) -> None:
     plot = options.get("plot")
-    output.result(report(
+    console.result(report(
         project, tag=options.get("tag") or current_tag(project),
         fmt=options.get("format") or "table", last=options.get("last") or None,
         status=options.get("status"), query_expr=options.get("query"),
-        plot_path=Path(plot) if plot else None, colour=output.use_colour()))
+        plot_path=Path(plot) if plot else None, colour=use_colour()))
 
 
-def finalize_command(project: Path, options: dict[str, Any]) -> None:
+def finalize_command(project: Path, options: dict[str, Any], console: Console) -> None:
     from autoresearch.finalize import finalize
 
     tag = options.get("tag") or current_tag(project)
     if not tag:
-        raise UserError("finalize needs a tag: run it on an autoresearch/<tag> branch or pass "
-                        "--tag TAG")
-    records, _skipped = ledger.read_events(project / ledger.EVENTS_FILE)
-    output.result(finalize(project, tag, records))
+        raise UserError("finalize needs a tag: set one up first, or pass --tag TAG")
+    records = list(mirrors.iter_records(source_of(project).path))
+    console.result(finalize(project, tag, records))
 
 
-def summary_and_plot(project: Path, tag: str, plot_path: Path) -> str:
+def summary_and_plot(project: Path, tag: str, plot_path: Path, console: Console) -> str:
     """The demo's closing output: the summary and table, and the plot when matplotlib exists."""
     try:
         return report(project, tag=tag, fmt="table", last=None, status=None, query_expr=None,
-                      plot_path=plot_path, colour=output.use_colour())
+                      plot_path=plot_path, colour=use_colour())
     except UserError as error:  # the plot extra is missing: the summary still counts
-        output.warn(str(error))
+        console.warn(str(error))
         return report(project, tag=tag, fmt="table", last=None, status=None, query_expr=None,
-                      plot_path=None, colour=output.use_colour())
+                      plot_path=None, colour=use_colour())

@@ -1,15 +1,16 @@
-"""A digest of the JSONL event log per tag, brought up to date incrementally.
+"""A digest of the experiment log (the ledger, or the JSONL log before one exists) per tag, brought up to date incrementally.
 
 Parsing every line of a 100,000-experiment log takes seconds, but ``autoresearch
 results`` needs only counts, sums, the kept experiments and where each experiment's line
 starts (to read the few rows it shows). A ``TagDigest`` holds exactly that.
 
-The digest of the whole log (``LogIndex``) is cached in ``.autoresearch/results-index.json``
-with the number of bytes it covers and SHA-1 fingerprints of the first and the last 4 KiB
+The digest of the whole log (``LogIndex``) is cached in the state directory
+(``results-index.json``) with the number of bytes it covers and SHA-1 fingerprints of the first and the last 4 KiB
 of them. The next call parses only the lines appended since; a log that shrank or whose
 fingerprinted bytes changed is digested again from its start. The cache is only an
-optimisation: it is written only when ``.autoresearch/`` exists (after ``setup``), and
-when it cannot be read or written the digest is built from the log alone.
+optimisation: it is written only when the state directory exists (after ``setup``), so
+reading results creates nothing, and when it cannot be read or written the digest is built
+from the log alone.
 
 Lines are read the way ``ledger.read_events`` reads them: split on b"\\n"; blank lines are
 ignored; a line that is not a JSON object with tool "autoresearch" and object details is
@@ -28,8 +29,9 @@ from pathlib import Path
 
 from autoresearch.decide import DIRECTIONS
 from autoresearch.ledger import EVENTS_FILE, TOOL
+from autoresearch.state import find
 
-INDEX_FILE = ".autoresearch/results-index.json"
+INDEX_FILE = "results-index.json"  # in the state directory
 VERSION = 1  # bump when the cached shape changes: older caches are then rebuilt
 FINGERPRINT_BYTES = 4096
 CODES = {"keep": "k", "discard": "d", "crash": "c"}  # one character per experiment
@@ -221,10 +223,30 @@ def _fingerprints(file, size: int) -> tuple[str, str]:
     return hashlib.sha1(head).hexdigest(), hashlib.sha1(tail).hexdigest()
 
 
-def _cached(project_dir: Path, file) -> LogIndex:
+@dataclass(frozen=True)
+class LogSource:
+    """The log results read: the ledger, or the JSONL mirror of a project that has none yet;
+    and where the digest is cached (None: not at all, so reading creates nothing)."""
+
+    path: Path
+    cache: Path | None
+
+
+def source_of(project_dir: Path) -> LogSource:
+    layout = find(project_dir)
+    if layout is None:
+        return LogSource(project_dir / EVENTS_FILE, None)
+    cache = layout.state / INDEX_FILE if layout.state.is_dir() else None
+    path = layout.ledger if layout.ledger.exists() else layout.events
+    return LogSource(path, cache)
+
+
+def _cached(source: LogSource, file) -> LogIndex:
     """The cached index when it still describes the start of ``file``, else an empty one."""
+    if source.cache is None:
+        return LogIndex()
     try:
-        data = json.loads((project_dir / INDEX_FILE).read_bytes())
+        data = json.loads(source.cache.read_bytes())
         index = LogIndex.from_json(data)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return LogIndex()
@@ -235,10 +257,10 @@ def _cached(project_dir: Path, file) -> LogIndex:
     return index
 
 
-def _save(project_dir: Path, index: LogIndex) -> None:
-    """Write the cache atomically; do nothing when .autoresearch/ is absent or unwritable."""
-    path = project_dir / INDEX_FILE
-    if not path.parent.is_dir():
+def _save(source: LogSource, index: LogIndex) -> None:
+    """Write the cache atomically; do nothing when there is none or it is unwritable."""
+    path = source.cache
+    if path is None or not path.parent.is_dir():
         return
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".results-index.", suffix=".tmp")
@@ -252,14 +274,14 @@ def _save(project_dir: Path, index: LogIndex) -> None:
         Path(temp).unlink(missing_ok=True)
 
 
-def load_index(project_dir: Path) -> LogIndex:
-    """The digest of the project's JSONL log, updated with the lines appended since the cache."""
+def load_index(source: LogSource) -> LogIndex:
+    """The digest of the log, updated with the lines appended since the cache."""
     try:
-        file = (project_dir / EVENTS_FILE).open("rb")
+        file = source.path.open("rb")
     except FileNotFoundError:
         return LogIndex()
     with file:
-        index = _cached(project_dir, file)
+        index = _cached(source, file)
         file.seek(index.size)
         chunk = file.read()
         complete, newline, pending = chunk.rpartition(b"\n")
@@ -267,17 +289,17 @@ def load_index(project_dir: Path) -> LogIndex:
             index.add_lines(complete, index.size)
             index.size += len(complete) + 1
             index.head, index.tail = _fingerprints(file, index.size)
-            _save(project_dir, index)
+            _save(source, index)
     index.add_line(pending, index.size)  # in memory only: it may still be being written
     return index
 
 
-def read_records(project_dir: Path, locations: list[int]) -> list[dict | None]:
+def read_records(source: LogSource, locations: list[int]) -> list[dict | None]:
     """The records whose lines start at these byte offsets (None where one is unreadable)."""
     records: list[dict | None] = []
     if not locations:
         return records
-    with (project_dir / EVENTS_FILE).open("rb") as file:
+    with source.path.open("rb") as file:
         for location in locations:
             file.seek(location)
             records.append(parse_record(file.readline()))

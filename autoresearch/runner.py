@@ -13,7 +13,6 @@ POSIX only (sessions, process groups and signals).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import select
@@ -29,6 +28,7 @@ from typing import IO
 
 import psutil
 
+from autoresearch.children import ChildRegistry
 from autoresearch.errors import EnvironmentProblem
 
 SAMPLE_INTERVAL_S = 0.1  # how often the tree is sampled for memory and descendants
@@ -37,9 +37,6 @@ DRAIN_S = 2.0  # after the tree is gone, how long to keep reading a pipe somethi
 KILL_WAIT_S = 5.0  # how long to wait for SIGKILL to take effect
 POLL_S = 0.02  # how often to check whether signalled processes are gone
 MIB = 1024 * 1024
-# Where run() records each command it starts (set by the loop, see track_children), so that
-# a loop restarted after a hard kill can end what the killed one left running.
-_track_dir: Path | None = None
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
 _SECRET_MIN_CHARS = 8  # shorter values would redact ordinary words
 REDACTED = "[redacted]"
@@ -191,6 +188,7 @@ def run(
     max_log_bytes: int = 20 * 1024 * 1024,
     grace_s: float = 3.0,
     on_tick: Callable[[float], None] | None = None,
+    children: ChildRegistry | None = None,
 ) -> RunResult:
     """Run ``command`` in ``cwd`` and wait for it, at most ``timeout`` seconds.
 
@@ -198,7 +196,8 @@ def run(
     the current environment. stderr goes to ``stderr_path``, or into ``stdout_path`` when
     None; each log keeps at most ``max_log_bytes`` plus an omission marker. ``on_tick`` is
     called with the elapsed seconds about once a second. On any exception while waiting
-    (Ctrl-C, ``Interrupted``) the tree is killed and the exception re-raised.
+    (Ctrl-C, ``Interrupted``) the tree is killed and the exception re-raised. ``children``
+    records the command while it runs (recovery after a hard kill ends it).
     """
     logs = [_BoundedLog(stdout_path, max_log_bytes)]
     if stderr_path is not None:
@@ -210,7 +209,7 @@ def run(
         for log in logs:
             log.close()
         raise
-    record = _record_child(proc)
+    record = children.record(proc.pid) if children is not None else None
     pumps = [_Pump(pipe, log) for pipe, log in zip(_pipes(proc), logs)]
     for pump in pumps:
         pump.start()
@@ -236,54 +235,17 @@ def run(
     )
 
 
-def track_children(directory: Path | None) -> None:
-    """Record every command run() starts in ``directory`` (None: stop recording)."""
-    global _track_dir
-    _track_dir = directory
+def kill_leftovers(children: ChildRegistry, grace_s: float = 3.0) -> list[int]:
+    """Kill the recorded command trees that still run (provably ours); return their pids.
 
-
-def _record_child(proc: subprocess.Popen[bytes]) -> Path | None:
-    if _track_dir is None:
-        return None
-    try:
-        created = psutil.Process(proc.pid).create_time()
-    except psutil.Error:
-        created = None
-    path = _track_dir / f"{proc.pid}.json"
-    try:
-        _track_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"pid": proc.pid, "create_time": created}))
-    except OSError:
-        return None
-    return path
-
-
-def kill_leftovers(directory: Path, grace_s: float = 3.0) -> list[int]:
-    """Kill the command trees recorded in ``directory`` that still run; return their pids.
-
-    A loop killed with SIGKILL cannot clean up: its agent or experiment (each leading a
-    process group of its own) keeps running and may still edit the tree. A recorded pid
-    counts only while it is the same process (same start time) or while its group lives.
+    A loop killed with SIGKILL cannot clean up: its agent or experiment keeps running and
+    may still write. Each recorded leader that is the same process (pid, start time and
+    command line) is killed with its descendants and its process group.
     """
     killed = []
-    for record in sorted(directory.glob("*.json")) if directory.is_dir() else []:
-        try:
-            data = json.loads(record.read_text())
-            pid = int(data["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            record.unlink(missing_ok=True)
-            continue
-        try:
-            same = psutil.Process(pid).create_time() == data.get("create_time")
-        except psutil.Error:
-            same = False
-        if same:
-            killed.append(pid)
-            kill_tree(pid, grace_s)
-        elif _group_members(pid):  # the leader is gone; a live group's id is never reused
-            killed.append(pid)
-            _kill_all(_group_members(pid), grace_s, pgid=pid)
-        record.unlink(missing_ok=True)
+    for process in children.leftovers():
+        killed.append(process.pid)
+        kill_tree(process.pid, grace_s)
     return killed
 
 

@@ -35,10 +35,11 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "committer@example.com",
 }
 
-# The stand-in agent: ``agent.py PLAN``. Call n (counted in PLAN.calls) records the state of
-# the tree it was handed (HEAD and `git status`) as a line of PLAN.states, then follows step
-# n of the plan: files to write and to delete, a file to receive its pid (``marker``), how
-# long to sleep, what to print (``say``) and its exit code. Past the plan's end it fails.
+# The stand-in agent: ``agent.py PLAN``. Call n (counted in PLAN.calls) records what it was
+# handed as a line of PLAN.states (the target train.py's text, the files of its directory,
+# whether it can see a git repository), then follows step n of the plan: files to write and
+# to delete, a file to receive its pid (``marker``), how long to sleep, what to print
+# (``say``) and its exit code. Past the plan's end it fails.
 AGENT = r'''
 import json, os, pathlib, subprocess, sys, time
 plan_file = pathlib.Path(sys.argv[1])
@@ -46,11 +47,13 @@ plan = json.loads(plan_file.read_text())
 calls = plan_file.with_suffix(".calls")
 n = int(calls.read_text()) if calls.exists() else 0
 calls.write_text(str(n + 1))
-def git(*args):
-    return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+here = pathlib.Path.cwd()
+seen = {"train": (here / "train.py").read_text() if (here / "train.py").exists() else None,
+        "files": sorted(str(p.relative_to(here)) for p in here.rglob("*") if p.is_file()),
+        "repo": subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True,
+                               text=True).stdout.strip()}
 with open(plan_file.with_suffix(".states"), "a") as states:
-    states.write(json.dumps({"head": git("rev-parse", "HEAD"),
-                             "status": git("status", "--porcelain")}) + "\n")
+    states.write(json.dumps(seen) + "\n")
 if n >= len(plan):
     sys.exit(f"agent plan exhausted after {len(plan)} calls")
 step = plan[n]
@@ -180,9 +183,19 @@ def experiments(project: Path) -> list[dict]:
 
 
 def agent_states(tmp: Path) -> list[dict]:
-    """What the stand-in agent recorded of the tree at each call (none: [])."""
+    """What the stand-in agent recorded of the tree it was handed at each call (none: [])."""
     path = tmp / "plan.states"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def agent_saw(tmp: Path) -> list[str | None]:
+    """The train.py the stand-in agent found at each call."""
+    return [state["train"] for state in agent_states(tmp)]
+
+
+def at(project: Path, sha: str, path: str = "train.py") -> str:
+    """The content of ``path`` in commit ``sha``."""
+    return git_run(project, "show", f"{sha}:{path}").stdout
 
 
 def agent_calls(tmp: Path) -> int:
@@ -223,3 +236,14 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def state_dir(project: Path) -> Path:
+    """The tool's state directory of a project at the root of its repository."""
+    return project / ".git" / "autoresearch" / "root"
+
+
+def ledger(project: Path) -> list[dict]:
+    """Every record of the project's authoritative ledger."""
+    path = state_dir(project) / "ledger.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

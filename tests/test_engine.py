@@ -21,9 +21,11 @@ from helpers import (
     cli,
     experiments,
     git,
+    git_run,
     gone,
     make_project,
     records,
+    state_dir,
     train_py,
 )
 
@@ -72,22 +74,24 @@ def test_measure_twice_runs_the_command_once(tmp_path: Path):
     assert second.returncode == 0, second.stderr
     assert second.stdout == f"{head[:7]}  val_bpb 1.000000  (cached, ran nothing)\n"
     assert run_count(tmp_path) == 1
-    metrics = json.loads((project / f".autoresearch/runs/{head}/metrics.json").read_text())
+    metrics = json.loads((state_dir(project) / f"runs/{head}/metrics.json").read_text())
     assert metrics["commit"] == head and metrics["value"] == 1.0 and metrics["samples"] == [1.0]
 
 
-def test_a_lost_doit_database_is_still_a_cache_hit(tmp_path: Path):
+def test_a_lost_doit_database_runs_the_experiment_again(tmp_path: Path):
+    """doit's database decides: losing it costs a run, never gives a wrong number."""
     project = make_project(tmp_path, train_py(1.0), run_command=counted(tmp_path))
     assert cli(project, "measure").returncode == 0
-    databases = list((project / ".autoresearch").glob("*.sqlite3"))
-    assert databases, "the engine keeps a doit database in .autoresearch/"
-    for database in databases:
-        database.unlink()
+    database = state_dir(project) / "doit.sqlite3"
+    assert database.is_file(), "one doit database per project, in the state directory"
+    database.unlink()
 
     again = cli(project, "measure")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.endswith("(cached, ran nothing)\n")
-    assert run_count(tmp_path) == 1
+    assert "(ran in " in again.stdout
+    assert run_count(tmp_path) == 2
+    assert cli(project, "measure").stdout.endswith("(cached, ran nothing)\n")
+    assert run_count(tmp_path) == 2
 
 
 def test_changing_the_run_command_runs_again(tmp_path: Path):
@@ -124,23 +128,42 @@ def test_measure_another_commit_returns_to_the_branch(tmp_path: Path):
     assert run_count(tmp_path) == 2
 
 
-@pytest.mark.parametrize("which", ["HEAD~1", "HEAD"])
-def test_measure_refuses_to_run_over_uncommitted_changes(tmp_path: Path, which: str):
+@pytest.mark.parametrize(("which", "value"), [("HEAD~1", "1.000000"), ("HEAD", "0.500000")])
+def test_measure_runs_the_commit_not_the_uncommitted_edits(tmp_path: Path, which: str,
+                                                           value: str):
     project = make_project(tmp_path, train_py(1.0), run_command=counted(tmp_path))
     commit_train(project, train_py(0.5), "lower")
     sha = git(project, "rev-parse", which)
     (project / "train.py").write_text(train_py(0.25))
+    (project / "notes.txt").write_text("mine")
 
     done = cli(project, "measure", which)
-    assert done.returncode == 3
-    what = f"measure {sha[:7]}" if which == "HEAD" else f"check out {sha[:7]} to measure it"
-    assert done.stderr == (f"autoresearch: error: cannot {what}: uncommitted changes in "
-                           "train.py; commit or stash them\n")
-    assert (project / "train.py").read_text() == train_py(0.25)
-    assert run_count(tmp_path) == 0  # nothing measured, so nothing wrong is cached
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{sha[:7]}  val_bpb {value}  (ran in ")
+    assert (project / "train.py").read_text() == train_py(0.25)  # the user's edit, untouched
+    assert (project / "notes.txt").read_text() == "mine"
+    status = set(git_run(project, "status", "--porcelain").stdout.splitlines())
+    assert status - {"?? run.log"} == {" M train.py", "?? notes.txt"}
 
-    (project / "train.py").write_text(train_py(0.5))
-    assert cli(project, "measure", which).returncode == 0
+
+def test_forget_makes_the_next_measure_run_the_commit(tmp_path: Path):
+    project = make_project(tmp_path, train_py(1.0), run_command=counted(tmp_path))
+    head = git(project, "rev-parse", "HEAD")
+    assert cli(project, "init").returncode == 0
+    assert cli(project, "measure").returncode == 0
+    doit = Path(PY).parent / "doit"
+    listed = subprocess.run([str(doit), "list", "--all"], cwd=project, capture_output=True,
+                            text=True)
+    assert f"experiment:{head}" in listed.stdout, listed.stderr
+    info = subprocess.run([str(doit), "info", f"experiment:{head}"], cwd=project,
+                          capture_output=True, text=True)
+    assert "up-to-date" in info.stdout, info.stdout + info.stderr
+    forgot = subprocess.run([str(doit), "forget", f"experiment:{head}"], cwd=project,
+                            capture_output=True, text=True)
+    assert forgot.returncode == 0, forgot.stderr
+    again = cli(project, "measure")
+    assert "(ran in " in again.stdout, again.stdout
+    assert run_count(tmp_path) == 2
 
 
 def test_same_target_content_reuses_the_measurement(tmp_path: Path):
@@ -154,7 +177,7 @@ def test_same_target_content_reuses_the_measurement(tmp_path: Path):
     lines = done.stdout.splitlines()
     assert lines[2] == f"{third[:7]}  val_bpb 1.000000  (reused from {first[:7]})"
     assert run_count(tmp_path) == 2
-    metrics = json.loads((project / f".autoresearch/runs/{third}/metrics.json").read_text())
+    metrics = json.loads((state_dir(project) / f"runs/{third}/metrics.json").read_text())
     assert metrics["commit"] == third and metrics["reused_from"] == first
 
 
@@ -265,7 +288,8 @@ def test_keep_discard_crash_and_simpler(decided: Path):
     assert [d["lines"] for d in logged[:4]] == [3, 3, 3, 3] and logged[5]["lines"] == 2
     simpler = logged[5]
     assert git(decided, "rev-parse", "autoresearch/decide") == simpler["full_commit"]
-    assert (decided / "train.py").read_text() == train_py(0.8)
+    assert git(decided, "show", "autoresearch/decide:train.py") + "\n" == train_py(0.8)
+    assert (decided / "train.py").read_text() == BASE  # the user's tree was never touched
 
 
 def test_results_tsv_has_the_seed_columns(decided: Path):
@@ -343,14 +367,14 @@ def test_the_seed_jq_queries_work_verbatim(decided: Path):
 def test_a_description_with_tab_and_newline_stays_one_row(tmp_path: Path):
     project = make_project(tmp_path, train_py(1.0), [])  # the agent must not be called
     assert cli(project, "setup", "--tag", "rows").returncode == 0
-    sha = commit_train(project, train_py(0.5), "experiment: first\tpart\nsecond line")
+    git(project, "switch", "-q", "autoresearch/rows")
+    sha = commit_train(project, train_py(0.5), "first\tpart\nsecond line")
 
     done = cli(project, "loop", "--iterations", "1")
     assert done.returncode == 0, done.stderr
-    assert f"resuming: measuring experiment {sha[:7]} that was committed but never logged" \
-        in done.stdout
+    assert f"the branch has a commit added by hand ({sha[:7]})" in done.stdout
     description = experiments(project)[-1]["description"]
-    assert description.startswith("first\tpart")  # the whole message, or its first line
+    assert description.startswith("first\tpart")  # the message's first line
     one_line = description.replace("\t", " ").replace("\n", " ")
     assert tsv_lines(project)[1:] == [
         f"{git(project, 'rev-parse', 'main')[:7]}\tval_bpb\t1.000000\tkeep\tbaseline",

@@ -18,7 +18,9 @@ import pytest
 from helpers import (
     PREPARE,
     agent_calls,
+    agent_saw,
     agent_states,
+    at,
     cli,
     experiments,
     git,
@@ -27,6 +29,7 @@ from helpers import (
     make_project,
     records,
     start,
+    state_dir,
     train_py,
     wait_for,
 )
@@ -44,10 +47,15 @@ def tsv_rows(project: Path) -> list[list[str]]:
     return [line.split("\t") for line in (project / "results.tsv").read_text().splitlines()[1:]]
 
 
-def assert_clean_at(project: Path, branch: str, sha: str) -> None:
+def assert_clean_at(project: Path, branch: str, sha: str, start: str | None = None) -> None:
+    """The experiment branch is at ``sha``; the user's tree is untouched: clean, on main, at
+    ``start`` when given."""
     assert git(project, "status", "--porcelain") == ""
-    assert git(project, "rev-parse", "--abbrev-ref", "HEAD") == branch
-    assert git(project, "rev-parse", "HEAD") == sha
+    assert git(project, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    if start is not None:
+        assert git(project, "rev-parse", "HEAD") == start
+    assert git(project, "rev-parse", branch) == sha
+    assert git(project, "rev-parse", f"refs/autoresearch/{branch.split('/', 1)[1]}/best") == sha
 
 
 def is_ancestor(project: Path, commit: str, of: str) -> bool:
@@ -85,7 +93,8 @@ def test_four_iterations_keep_discard_and_crash(tmp_path: Path):
         (4, "crash", "exit code 2"), (5, "keep", "improved")]
     best = logged[-1]["full_commit"]
     lines = done.stdout.splitlines()
-    assert lines[0] == "on branch autoresearch/four"
+    assert lines[0] == (f"created branch autoresearch/four at {start_commit[:7]} (your tree "
+                        "stays on main; 'git switch autoresearch/four' to follow along)")
     assert lines[1] == "baseline val_bpb: 1.000000"
     assert re.fullmatch(rf"#2    {logged[1]['commit']}  val_bpb 0\.800000  -0\.200000  "
                         r"keep \(improved\)  \d+\.\ds  lower to 0\.8", lines[2])
@@ -104,7 +113,7 @@ def test_four_iterations_keep_discard_and_crash(tmp_path: Path):
     end = records(project)[-1]["details"]
     assert (end["experiments"], end["kept"], end["discarded"], end["crashed"]) == (4, 2, 1, 1)
 
-    assert_clean_at(project, "autoresearch/four", best)
+    assert_clean_at(project, "autoresearch/four", best, start_commit)
     assert git(project, "rev-parse", "main") == start_commit
     assert git(project, "log", "--format=%s", "main..autoresearch/four").splitlines() == [
         "experiment: lower to 0.5", "experiment: lower to 0.8"]
@@ -115,52 +124,49 @@ def test_four_iterations_keep_discard_and_crash(tmp_path: Path):
         assert not is_ancestor(project, discarded["full_commit"], "autoresearch/four")
     kept = [start_commit, logged[1]["full_commit"], logged[1]["full_commit"],
             logged[1]["full_commit"]]
-    assert agent_states(tmp_path) == [{"head": sha, "status": ""} for sha in kept]
+    assert agent_saw(tmp_path) == [at(project, sha) for sha in kept]
+    for state in agent_states(tmp_path):  # a copy of the project: no repository, no logs
+        assert state["repo"] == "" and state["files"] == ["autoresearch.yaml", "prepare.py",
+                                                          "train.py"]
 
 
 def test_misbehaving_agents_are_contained_and_logged(tmp_path: Path):
+    """Only the target crosses back from the agent's copy: other files it wrote are listed
+    and dropped; a deleted target is rejected; no change, a hang or an exit are agent
+    failures, not experiments."""
     plan = [
         {"write": {"train.py": train_py(0.1), "prepare.py": "# easier\n"}, "say": "readonly"},
-        {"write": {"train.py": train_py(0.1), "notes.txt": "mine\n"}, "say": "second file"},
+        {"write": {"train.py": train_py(0.05), "notes.txt": "mine\n"}, "say": "second file"},
         {"delete": ["train.py"], "say": "delete target"},
         {"say": "nothing"},
-        {"write": {"train.py": train_py(0.1)}, "sleep": 60, "say": "hang"},
-        {"write": {"train.py": train_py(0.1), "junk.txt": "x\n"}, "exit": 1, "say": "exit 1"},
+        {"write": {"train.py": train_py(0.01)}, "sleep": 60, "say": "hang"},
+        {"write": {"train.py": train_py(0.01), "junk.txt": "x\n"}, "exit": 1, "say": "exit 1"},
         write(0.5, "fine"),
     ]
     project = make_project(tmp_path, train_py(1.0), plan, agent_timeout=2)
-    baseline = git(project, "rev-parse", "HEAD")
+    start_commit = git(project, "rev-parse", "HEAD")
 
-    done = cli(project, "loop", "--tag", "bad", "--iterations", "5")
+    done = cli(project, "loop", "--tag", "bad", "--iterations", "4")
     assert done.returncode == 0, done.stderr
 
-    rejected = experiments(project)[1:5]
-    assert [(d["description"], d["status"], d["error"]) for d in rejected] == [
-        ("readonly", "crash", "rejected: modified protected file prepare.py"),
-        ("second file", "crash", "rejected: changed files other than the target: notes.txt"),
-        ("delete target", "crash", "rejected: deleted the target file train.py"),
-        ("nothing", "crash", "rejected: the agent made no change"),
-    ]
-    assert all(d["commit"] == "0000000" and d["value"] == 0 for d in rejected)
-    assert [row[1:] for row in tsv_rows(project)[1:5]] == [
-        ["val_bpb", "0.000000", "crash", d["description"]] for d in rejected]
+    logged = experiments(project)[1:]
+    assert [(d["description"], d["status"], d["reason"]) for d in logged] == [
+        ("readonly", "keep", "improved"), ("second file", "keep", "improved"),
+        ("delete target", "crash", "rejected: the target file train.py was deleted"),
+        ("fine", "discard", "not improved")]
+    assert logged[0]["ignored_files"] == ["prepare.py"]
+    assert logged[1]["ignored_files"] == ["notes.txt"]
+    assert logged[2]["commit"] == "0000000" and logged[2]["value"] == 0
     failures = [r for r in records(project) if r["action"] == "agent_failed"]
-    assert [(r["status"], r["details"]["error"], r["details"]["consecutive"])
-            for r in failures] == [
-        ("fail", "command timed out after 2 s", 1),
-        ("fail", "agent command exited with code 1", 2)]
-    assert done.stderr.splitlines() == [
-        "autoresearch: warning: agent command failed (1/5 in a row): command timed out after 2 s",
-        "autoresearch: warning: agent command failed (2/5 in a row): agent command exited "
-        "with code 1"]
-
-    fine = experiments(project)[5]
-    assert (fine["description"], fine["status"]) == ("fine", "keep")
-    assert agent_states(tmp_path) == [{"head": baseline, "status": ""}] * 7
-    assert_clean_at(project, "autoresearch/bad", fine["full_commit"])
+    assert [(r["details"]["error"], r["details"]["consecutive"]) for r in failures] == [
+        ("the agent made no change to train.py", 1), ("command timed out after 2 s", 2),
+        ("agent command exited with code 1", 3)]
+    kept = logged[1]["full_commit"]
+    assert at(project, kept, "prepare.py") == PREPARE  # the run used the real prepare.py
+    assert git(project, "diff", "--name-only", start_commit, kept) == "train.py"
+    assert_clean_at(project, "autoresearch/bad", kept, start_commit)
     assert (project / "prepare.py").read_text() == PREPARE
     assert not (project / "notes.txt").exists() and not (project / "junk.txt").exists()
-    assert git(project, "rev-list", "--count", "main..autoresearch/bad") == "1"
 
 
 def test_too_many_agent_failures_in_a_row_stop_with_exit_4(tmp_path: Path):
@@ -171,31 +177,37 @@ def test_too_many_agent_failures_in_a_row_stop_with_exit_4(tmp_path: Path):
     done = cli(project, "loop", "--tag", "fails", "--iterations", "3",
                "--agent-max-failures", "2")
     assert done.returncode == 4
+    agent_dir = project / ".git" / "autoresearch" / "root" / "agent" / "w1"
     assert done.stderr.splitlines()[-1] == (
         "autoresearch: error: agent 'command' failed 2 times in a row; last: agent command "
-        "exited with code 1 (details in .autoresearch/agent/)")
+        f"exited with code 1 (details in {agent_dir})")
     assert agent_calls(tmp_path) == 2
     assert actions(project).count("agent_failed") == 2
     assert "session_end" not in actions(project)
-    assert_clean_at(project, "autoresearch/fails", baseline)
+    assert_clean_at(project, "autoresearch/fails", baseline, baseline)
 
 
-def test_with_a_crashed_baseline_a_crash_is_still_reset(tmp_path: Path):
-    broken = "raise SystemExit(1)\n"
-    plan = [{"write": {"train.py": "raise SystemExit(2)\n"}, "say": "still broken"},
-            write(0.5, "fixed")]
-    project = make_project(tmp_path, broken, plan)
+def test_a_crashed_baseline_stops_the_loop_before_any_agent_call(tmp_path: Path):
+    project = make_project(tmp_path, "raise SystemExit(1)\n", [write(0.5, "fixed")])
     start_commit = git(project, "rev-parse", "HEAD")
 
     done = cli(project, "loop", "--tag", "broken", "--iterations", "2")
-    assert done.returncode == 0, done.stderr
-    logged = experiments(project)
-    assert [(d["status"], d["reason"]) for d in logged] == [
-        ("crash", "exit code 1"), ("crash", "exit code 2"), ("keep", "baseline")]
-    assert agent_states(tmp_path) == [{"head": start_commit, "status": ""}] * 2
-    assert_clean_at(project, "autoresearch/broken", logged[2]["full_commit"])
-    assert git(project, "rev-parse", "HEAD~1") == start_commit
-    assert not is_ancestor(project, logged[1]["full_commit"], "autoresearch/broken")
+    assert done.returncode == 7
+    log = project / ".git" / "autoresearch" / "root" / "runs" / start_commit / "1" / "run.log"
+    assert done.stderr == (f"autoresearch: error: no working baseline: commit "
+                           f"{start_commit[:7]} crashes (exit code 1); fix it (see {log}), "
+                           "then run again\n")
+    assert [(d["status"], d["reason"]) for d in experiments(project)] == [
+        ("crash", "exit code 1")]
+    assert agent_calls(tmp_path) == 0
+
+    (project / "train.py").write_text(train_py(1.0))  # the user fixes it
+    git(project, "commit", "-qam", "fix")
+    git(project, "branch", "-f", "autoresearch/broken", "HEAD")
+    again = cli(project, "loop", "--iterations", "1")
+    assert again.returncode == 0, again.stderr
+    assert [(d["status"], d["reason"]) for d in experiments(project)] == [
+        ("crash", "exit code 1"), ("keep", "baseline"), ("keep", "improved")]
 
 
 # -- interruption and recovery ------------------------------------------------------------------
@@ -230,8 +242,8 @@ def test_a_signal_restores_the_best_commit_and_the_next_loop_resumes(
     assert proc.returncode == code, err
     best = experiments(project)[-1]
     assert best["description"] == "lower to 0.8"
-    assert out.splitlines()[-1] == (f"interrupted: tree restored to the best commit "
-                                    f"{best['commit']}")
+    assert out.splitlines()[-1] == (f"interrupted: stopped what was running; the best is "
+                                    f"{best['commit']} on autoresearch/sig")
     assert_clean_at(project, "autoresearch/sig", best["full_commit"])
     assert gone(busy_pid)
     interrupted = records(project)[-1]
@@ -257,12 +269,16 @@ def test_a_hard_kill_during_the_run_is_measured_by_the_next_loop(tmp_path: Path)
             "if not MARK.exists():\n"
             "    MARK.write_text(str(os.getpid()))\n"
             "    time.sleep(60)\n" + train_py(0.5))
-    plan = [{"write": {"train.py": once}, "say": "killed mid-run"}, {"say": "nothing"}]
+    plan = [{"write": {"train.py": once}, "say": "killed mid-run"}, write(0.7, "raise it")]
     project = make_project(tmp_path, train_py(1.0), plan)
 
+    start_commit = git(project, "rev-parse", "HEAD")
     kill_mid_phase(project, "kill", marker)
-    committed = git(project, "rev-parse", "HEAD")
-    assert git(project, "log", "-1", "--format=%s") == "experiment: killed mid-run"
+    pending = list((state_dir(project) / "pending").glob("*.json"))
+    assert len(pending) == 1  # committed, noted, not yet logged
+    committed = pending[0].stem
+    assert git(project, "log", "-1", "--format=%s", committed) == "experiment: killed mid-run"
+    assert git(project, "rev-parse", "HEAD") == start_commit  # the user's tree: untouched
     assert [d["description"] for d in experiments(project)] == ["baseline"]
 
     resumed = cli(project, "loop", "--iterations", "1")
@@ -292,16 +308,15 @@ def test_a_hard_kill_during_the_agent_is_cleaned_up_by_the_next_loop(tmp_path: P
     baseline = git(project, "rev-parse", "HEAD")
 
     kill_mid_phase(project, "agentkill", marker)
-    left = git_run(project, "status", "--porcelain").stdout.splitlines()
-    assert sorted(left) == [" M train.py", "?? scratch.txt"]
-    assert (project / "train.py").read_text() == train_py(0.1)
+    assert git_run(project, "status", "--porcelain").stdout == ""  # it worked in a copy
+    assert (project / "train.py").read_text() == train_py(1.0)
+    copies = state_dir(project) / "agent" / "copies"
+    assert any(copies.iterdir())  # the killed call's copy is still there
 
     resumed = cli(project, "loop", "--iterations", "1")
     assert resumed.returncode == 0, resumed.stderr
-    assert ("resuming: restored the tree to the best commit (an interrupted candidate was "
-            "left in it)") in resumed.stdout
-    assert agent_states(tmp_path)[1] == {"head": baseline, "status": ""}
-    assert not (project / "scratch.txt").exists()
+    assert agent_saw(tmp_path)[1] == at(project, baseline)
+    assert not any(copies.iterdir())
     logged = experiments(project)
     assert [(d["number"], d["description"]) for d in logged] == [(1, "baseline"),
                                                                   (2, "lower to 0.5")]
@@ -331,7 +346,7 @@ def test_json_prints_a_parseable_summary(tmp_path: Path, quiet: list[str]):
     if quiet:
         assert progress == []
     else:  # on stderr, so that stdout is the summary alone
-        assert progress[0] == "on branch autoresearch/js"
+        assert progress[0].startswith("created branch autoresearch/js at ")
         assert progress[-1].startswith("stopped after 2 iterations: 2 experiments, 1 kept;")
     summary = json.loads(done.stdout)
     assert summary == {"stopped": "2 iterations", "experiments": 2, "kept": 1, "discarded": 1,
@@ -350,7 +365,7 @@ def test_a_second_loop_on_the_same_repository_exits_5(tmp_path: Path):
         assert second.returncode == 5
         assert second.stderr == (
             f"autoresearch: error: another autoresearch loop (pid {first.pid}) is running in "
-            "this repository; stop it first or wait for it to finish\n")
+            f"{project}; stop it first or wait for it to finish\n")
         assert records(project) == logged_before
     finally:
         first.send_signal(signal.SIGTERM)

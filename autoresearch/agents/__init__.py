@@ -34,6 +34,14 @@ def get(name: str) -> Agent:
     return cast(Agent, importlib.import_module(_MODULES[name]))
 
 
+def create(name: str) -> Agent:
+    """The agent for one loop: the module itself, or an instance when the agent keeps state
+    (the tuner remembers its trials in flight)."""
+    module = get(name)
+    factory = getattr(module, "create", None)
+    return cast(Agent, factory()) if factory is not None else module
+
+
 def ensure_available(agent: Agent) -> None:
     """Raise ``EnvironmentProblem``, naming the install command, when the program is missing."""
     if agent.executable and shutil.which(agent.executable) is None:

@@ -55,8 +55,6 @@ install_hint = "pip install 'autoresearch[tune]'"
 DB_NAME = "tune.db"  # in .autoresearch/, the parent of the agent's work_dir
 SIGNIFICANT_DIGITS = 4  # floats are written like 0.02134
 MAX_ASKS = 20  # fresh samples tried before giving up on finding a change
-# (study name, trial number) -> the thread that asked it and has not told it yet
-_IN_FLIGHT: dict[tuple[str, int], int] = {}
 
 _UPPER = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _NUMBER = r"[-+]?(?:\d[\d_]*(?:\.\d[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?\d+)?"
@@ -283,33 +281,75 @@ def command_line(request: AgentRequest) -> list[str]:
     return []  # built in: no program to run
 
 
+class Tuner:
+    """One loop's tuner: remembers the trials it asked and has not told yet, so a trial a
+    parallel worker is still running is never mistaken for one a killed loop left behind.
+    Calls are serialised (workers may call from several threads)."""
+
+    name = name
+    executable = executable
+    install_hint = install_hint
+    command_line = staticmethod(command_line)
+
+    def __init__(self) -> None:
+        self.in_flight: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+
+    def propose(self, request: AgentRequest) -> Proposal:
+        """Ask the study for new values, write them into the target files, say what changed."""
+        with self._lock:
+            return self._propose(request)
+
+    def _propose(self, request: AgentRequest) -> Proposal:
+        started = time.monotonic()
+        optuna = _optuna()
+        texts, params = _targets(request)
+        study = _study(optuna, request)
+        _fail_dangling(optuna, study, self.in_flight)
+        study.sampler = optuna.samplers.TPESampler(seed=request.settings.seed + len(study.trials))
+        trial, literals = _ask_for_a_change(optuna, study, params, request)
+        self.in_flight.add((study.study_name, trial.number))
+        for file, text in texts.items():
+            new = edit(text, [p for p in params if p.file == file], literals)
+            if new != text:
+                (request.project_dir / file).write_bytes(new.encode("utf-8"))
+        description = "tune: " + ", ".join(
+            f"{p.key} {p.text} -> {literals[p.key]}" for p in params
+            if _differs(p, literals[p.key]))
+        return Proposal(
+            description=description, cost_usd=0.0, input_tokens=None, output_tokens=None,
+            duration_s=time.monotonic() - started, output_tail=description,
+            meta={"trial": trial.number, "study": study.study_name,
+                  "storage": str(_db_path(request)), "params": literals})
+
+    def observe(self, proposal: Proposal, value: float | None, status: str) -> None:
+        """Tell the study how the proposal's trial did; a crash or no value is a FAIL."""
+        meta = proposal.meta or {}
+        if "trial" not in meta or "storage" not in meta:
+            return
+        with self._lock:
+            optuna = _optuna()
+            self.in_flight.discard((meta["study"], meta["trial"]))
+            study = optuna.load_study(study_name=meta["study"],
+                                      storage=_url(Path(meta["storage"])))
+            if value is None or not math.isfinite(value) or status == "crash":
+                study.tell(meta["trial"], state=optuna.trial.TrialState.FAIL,
+                           skip_if_finished=True)
+            else:
+                study.tell(meta["trial"], value, skip_if_finished=True)
+
+
+def create() -> Tuner:
+    return Tuner()
+
+
 def propose(request: AgentRequest) -> Proposal:
-    """Ask the study for new values, write them into the target files, say what changed."""
-    started = time.monotonic()
-    optuna = _optuna()
-    texts, params = _targets(request)
-    study = _study(optuna, request)
-    _fail_dangling(optuna, study)
-    study.sampler = optuna.samplers.TPESampler(seed=request.settings.seed + len(study.trials))
-    trial, literals = _ask_for_a_change(optuna, study, params, request)
-    _IN_FLIGHT[(study.study_name, trial.number)] = threading.get_ident()
-    for file, text in texts.items():
-        new = edit(text, [p for p in params if p.file == file], literals)
-        if new != text:
-            (request.project_dir / file).write_bytes(new.encode("utf-8"))
-    description = "tune: " + ", ".join(
-        f"{p.key} {p.text} -> {literals[p.key]}" for p in params if _differs(p, literals[p.key])
-    )
-    return Proposal(
-        description=description,
-        cost_usd=0.0,
-        input_tokens=None,
-        output_tokens=None,
-        duration_s=time.monotonic() - started,
-        output_tail=description,
-        meta={"trial": trial.number, "study": study.study_name,
-              "storage": str(_db_path(request)), "params": literals},
-    )
+    """One proposal from a tuner of its own (every RUNNING trial counts as dangling)."""
+    return Tuner().propose(request)
+
+
+def observe(proposal: Proposal, value: float | None, status: str) -> None:
+    Tuner().observe(proposal, value, status)
 
 
 def _ask_for_a_change(optuna, study, params: list[Param], request: AgentRequest):
@@ -331,20 +371,6 @@ def _ask_for_a_change(optuna, study, params: list[Param], request: AgentRequest)
         study.tell(trial, state=optuna.trial.TrialState.FAIL)  # nothing to try: ask again
     raise AgentFailure(f"tune: {MAX_ASKS} samples in a row repeated the current values; "
                        "widen the ranges or add parameters")
-
-
-def observe(proposal: Proposal, value: float | None, status: str) -> None:
-    """Tell the study how the proposal's trial did; a crash or a missing value is a FAIL."""
-    meta = proposal.meta or {}
-    if "trial" not in meta or "storage" not in meta:
-        return
-    optuna = _optuna()
-    _IN_FLIGHT.pop((meta["study"], meta["trial"]), None)
-    study = optuna.load_study(study_name=meta["study"], storage=_url(Path(meta["storage"])))
-    if value is None or not math.isfinite(value) or status == "crash":
-        study.tell(meta["trial"], state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-    else:
-        study.tell(meta["trial"], value, skip_if_finished=True)
 
 
 def _optuna():
@@ -371,8 +397,9 @@ def _targets(request: AgentRequest) -> tuple[dict[str, str], list[Param]]:
             params.append(replace(param, key=f"{file}:{param.key}") if several else param)
     if not params:
         files = ", ".join(request.target_files) or "the target files"
-        raise AgentFailure(f"tune found no numeric hyperparameters in {files}: add "
-                           "UPPER_CASE = number assignments or '# tune' markers")
+        raise ConfigError(f"agent 'tune' found no numeric hyperparameters in {files}: add "
+                          "UPPER_CASE = number assignments or '# tune' markers, or choose "
+                          "another agent")
     return texts, params
 
 
@@ -401,24 +428,14 @@ def _study(optuna, request: AgentRequest):
     )
 
 
-def _fail_dangling(optuna, study) -> None:
-    """Trials asked but never told (the loop was killed mid-run) count as failures.
-
-    A trial another thread of this process is still working on (a parallel worker's
-    candidate) is not dangling; one this thread asked before and abandoned is.
-    """
+def _fail_dangling(optuna, study, in_flight: set[tuple[str, int]]) -> None:
+    """Trials asked but never told (the loop was killed mid-run) count as failures; the
+    ones this tuner asked and a worker is still measuring do not."""
     running = optuna.trial.TrialState.RUNNING
-    me = threading.get_ident()
     for trial in study.get_trials(deepcopy=False, states=(running,)):
-        owner = _IN_FLIGHT.get((study.study_name, trial.number))
-        if owner is not None and owner != me and _thread_alive(owner):
+        if (study.study_name, trial.number) in in_flight:
             continue
-        _IN_FLIGHT.pop((study.study_name, trial.number), None)
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-
-
-def _thread_alive(ident: int) -> bool:
-    return any(thread.ident == ident for thread in threading.enumerate())
 
 
 def _space(study, params: list[Param]) -> dict[str, list]:

@@ -1,0 +1,351 @@
+"""The coordinator's half of the one cycle: tickets, judging, logging, moving the best.
+
+Only the coordinator judges (decide + check_command), logs (the ledger and its mirrors) and
+moves the best; it runs on the loop's main thread. Workers ask it for a ticket (the best to
+start from and the prompt), tell it an agent failed, and hand it candidates; it answers each
+candidate with a step: measure it on the current best, or done (logged). A candidate made on
+an older best that does not beat the current one is discarded ("not better than the current
+best (made on an older best)"); one that does is moved onto the current best and measured
+again before it can be kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from autoresearch import decide, faults, prompt
+from autoresearch.agents.base import AgentFailure, AgentSettings
+from autoresearch.branch import Branch
+from autoresearch.config import Config
+from autoresearch.decide import Decision
+from autoresearch.engine import Engine
+from autoresearch.errors import AgentError, ConfigError, CrashingError
+from autoresearch.experiment import Experiment
+from autoresearch.git import Repo
+from autoresearch.history import History
+from autoresearch.live import Live
+from autoresearch.mirrors import Ledger
+from autoresearch.output import Console, safe
+from autoresearch.proposal import Committed
+from autoresearch.runner import tail
+from autoresearch.state import Layout
+from autoresearch.worker import DONE, Candidate, Measure
+
+OLDER_BEST = "not better than the current best (made on an older best)"
+CONFLICT = "does not apply to the current best (made on an older best)"
+ADOPTED = "adopted: a commit added to the branch by hand"
+BACKOFF_MAX_S = 60.0
+
+
+@dataclass(frozen=True)
+class Ticket:
+    best: str  # full sha the candidate starts from
+    prompt: str
+    committed: tuple[Committed, ...]  # the targets as the best has them
+
+
+@dataclass
+class Context:
+    """What every worker shares (read-only, but for the thread-safe live status)."""
+
+    config: Config
+    layout: Layout
+    repo: Repo
+    engine: Engine
+    agent: Any
+    agent_settings: AgentSettings
+    live: Live
+    console: Console
+    backoff_s: float = 2.0
+    coordinator: "Coordinator | None" = None
+    workspaces: dict = field(default_factory=dict)  # worker number -> Workspace (0: its own)
+
+    def tick(self, worker: int, phase: str, elapsed: float, limit: float) -> None:
+        self.live.tick(worker, phase, elapsed, limit)
+        if self.coordinator is not None and self.coordinator.workers == 1:
+            self.console.status(f"#{self.coordinator.history.next_number} {phase}: "
+                                f"{elapsed:.0f}s / {limit:.0f}s")
+
+
+
+@dataclass
+class Session:
+    started: float = field(default_factory=time.monotonic)
+    counts: Counter = field(default_factory=Counter)
+    cost_usd: float = 0.0
+    agent_failures_in_row: int = 0
+    in_flight: dict[int, str] = field(default_factory=dict)  # worker -> what it tries
+
+    @property
+    def experiments(self) -> int:
+        return sum(self.counts.values())
+
+
+class Coordinator:
+    def __init__(self, context: Context, *, tag: str, ledger: Ledger, history: History,
+                 branch: Branch, bounds: Any, workers: int = 1):
+        self.c = context
+        self.config = context.config
+        self.tag = tag
+        self.ledger = ledger
+        self.history = history
+        self.branch = branch
+        self.bounds = bounds
+        self.workers = workers
+        self.session = Session()
+        self.tickets = 0  # handed out and not yet logged
+        self.stopping: str | None = None
+        context.coordinator = self
+
+    @property
+    def best_sha(self) -> str:
+        sha = self.history.best_commit
+        assert sha is not None, "the loop starts only with a baseline"
+        return sha
+
+    # -- tickets ----------------------------------------------------------------------------
+    def bound_reached(self, in_flight: int = 0) -> str | None:
+        elapsed = time.monotonic() - self.session.started
+        return self.bounds.reached(self.session.experiments + in_flight, elapsed,
+                                   self.session.cost_usd)
+
+    def ticket(self, worker: int) -> Ticket | None:
+        """The best and the prompt for ``worker``'s next candidate; None once a bound is
+        reached (counting the candidates in flight)."""
+        if self.stopping or self.bound_reached(self.tickets):
+            return None
+        self._adopt_user_commits()
+        if self.bound_reached(self.tickets):
+            return None
+        self.tickets += 1
+        best = self.best_sha
+        self.c.live.phase(worker, "agent", limit_s=self.config.agent_timeout)
+        others = tuple(idea for number, idea in self.session.in_flight.items()
+                       if number != worker)
+        return Ticket(best, self._prompt(others), committed_targets(self.c, best))
+
+    def _prompt(self, others: tuple[str, ...]) -> str:
+        h = self.history
+        best = h.best_experiment
+        crash = h.last_crash()
+        return prompt.build(prompt.PromptContext(
+            project_type=self.config.project_type, target_files=self.config.targets,
+            readonly_files=self.config.protected_files, metric_name=self.config.metric_name,
+            direction=self.config.metric_direction, run_command=self.config.run_command,
+            time_budget_s=self.config.timeout,
+            best_value=h.best_value, best_commit=best.short_commit if best else None,
+            baseline_value=h.baseline_value, recent=tuple(h.recent), keeps=tuple(h.keeps),
+            total=h.total, crash_log_tail=self._crash_log(crash),
+            crash_cause=crash.error if crash else None,
+            instructions=self._instructions(), others_in_flight=others))
+
+    def _crash_log(self, crash: Experiment | None) -> str | None:
+        if crash is None or not crash.commit:
+            return None
+        log = self.c.engine.sample_log(crash.commit)
+        return tail(log, 2000) if log.is_file() else None
+
+    def _instructions(self) -> str | None:
+        if self.config.instructions:
+            return self.config.instructions
+        program = self.c.layout.project / "program.md"
+        if program.is_file():
+            return program.read_text(encoding="utf-8", errors="replace")
+        return None
+
+    def _adopt_user_commits(self) -> None:
+        """A commit the user added on top of the branch is measured and continued from."""
+        tip = self.branch.added_by_user(self.best_sha)
+        if tip is None:
+            return
+        self.c.console.info(f"the branch has a commit added by hand ({tip[:7]}); measuring it "
+                            "and continuing from it")
+        subject = self.c.repo.commit_message(tip).strip().splitlines()[0] if \
+            self.c.repo.commit_message(tip).strip() else tip[:7]
+        adopted = Candidate(subject, self.best_sha, tip, worker=0)
+        measurement = self.c.engine.measure(tip, self.c.workspaces[0])
+        self._log(adopted, measurement, Decision("keep", ADOPTED) if measurement.value
+                  is not None else Decision("crash", measurement.error or "crash"))
+        if measurement.value is None:
+            raise CrashingError(f"the commit {tip[:7]} added to {self.branch.name} by hand "
+                                f"crashes ({measurement.error}); fix it or reset the branch "
+                                f"to the best ({self.branch.best_ref}) and run loop again")
+
+    # -- agent failures ---------------------------------------------------------------------
+    def agent_failed(self, worker: int, failure: AgentFailure) -> float:
+        """Log one agent failure; stop at the limit; the pause before the worker tries again."""
+        self.tickets -= 1
+        self.session.agent_failures_in_row += 1
+        n = self.session.agent_failures_in_row
+        details: dict[str, Any] = {"tag": self.tag, "agent": self.config.agent,
+                                   "error": failure.reason,
+                                   "output_tail": failure.output_tail[-1500:], "consecutive": n}
+        if self.workers > 1:
+            details["worker"] = worker
+        self.ledger.append("agent_failed", "fail", details)
+        where = f" (worker {worker})" if self.workers > 1 else ""
+        self.c.console.warn(f"agent {self.config.agent}{where} failed "
+                            f"({n}/{self.config.agent_max_failures} in a row): "
+                            f"{safe(failure.reason)}")
+        if n >= self.config.agent_max_failures:
+            raise AgentError(f"agent '{self.config.agent}' failed {n} times in a row; last: "
+                             f"{safe(failure.reason)} (details in "
+                             f"{self.c.layout.agent_dir / f'w{worker}'})")
+        return min(self.c.backoff_s * 2 ** (n - 1), BACKOFF_MAX_S)
+
+    # -- candidates -------------------------------------------------------------------------
+    def started(self, worker: int, candidate: Candidate) -> None:
+        """A candidate's measurement begins: experiment_start, the live status."""
+        self.c.live.phase(worker, "run", limit_s=self.config.timeout,
+                          description=candidate.description, commit=candidate.commit,
+                          log=self.c.engine.sample_log(candidate.commit))
+        self.session.in_flight[worker] = candidate.description
+        details: dict[str, Any] = {"idea": candidate.description,
+                                   "commit": candidate.commit[:7], "tag": self.tag}
+        if self.workers > 1:
+            details["worker"] = worker
+            if candidate.made_as:
+                details["rebased_from"] = candidate.made_as[:7]
+        self.ledger.append("experiment_start", "in_progress", details)
+
+    def consider(self, worker: int, candidate: Candidate) -> Measure | Any:
+        """What to do with a candidate: measure it on the current best, or log it (done)."""
+        if candidate.rejection:
+            self._log(candidate, None, Decision("crash", candidate.rejection))
+            return DONE
+        if candidate.conflict:
+            self._log(candidate, None, Decision("discard", CONFLICT))
+            return DONE
+        if candidate.measurement is None:
+            return Measure(self.best_sha)
+        measurement = candidate.measurement
+        best = self.history.best()
+        if candidate.base != self.best_sha:  # the best moved while it was measured
+            decision = self.judge(measurement, best)
+            if decision.status == "keep":
+                return Measure(self.best_sha)
+            if decision.status == "discard" and self._beat_its_base(candidate):
+                decision = Decision("discard", OLDER_BEST)
+            self._log(candidate, measurement, decision)
+            return DONE
+        faults.point("before_decide")
+        decision = self.judge(measurement, best)
+        if decision.status == "keep" and best is not None and self.config.check_command:
+            passed, log_tail = self.c.engine.check(candidate.commit, self._workspace_of(worker))
+            if not passed:
+                decision = Decision("discard", log_tail.splitlines()[0])
+        if decision.status == "keep":
+            self.branch.record_best(candidate.commit, self.history.best_commit)
+        faults.point("before_log")
+        self._log(candidate, measurement, decision)
+        return DONE
+
+    def judge(self, measurement, best: decide.Best | None) -> Decision:
+        """The pure verdict on a measurement against ``best`` (decide.judge)."""
+        return decide.judge(decide.Candidate(value=measurement.value,
+                                             samples=measurement.samples,
+                                             crash_reason=measurement.error,
+                                             code_lines=measurement.code_lines),
+                            best, policy(self.config))
+
+    def _beat_its_base(self, candidate: Candidate) -> bool:
+        for kept in reversed(self.history.keeps):
+            if kept.commit == candidate.base and kept.value is not None:
+                at_base = decide.Best(kept.value, kept.samples, kept.code_lines,
+                                      self.history.noise_floor)
+                return self.judge(candidate.measurement, at_base).status == "keep"
+        return False
+
+    def _workspace_of(self, worker: int):
+        return self.c.workspaces[worker]
+
+    # -- logging --------------------------------------------------------------------------
+    def _log(self, candidate: Candidate, measurement, decision: Decision, *,
+             baseline: bool = False) -> Experiment:
+        h = self.history
+        parallel = self.workers > 1
+        experiment = Experiment(
+            number=h.next_number, tag=self.tag, metric=self.config.metric_name,
+            direction=self.config.metric_direction, description=candidate.description,
+            decision=decision, commit=candidate.commit if candidate.rejection is None else None,
+            measurement=measurement, prev=h.best_value,
+            error=(measurement.error if measurement and measurement.error else None)
+            if decision.status == "crash" else None,
+            agent=candidate.agent,
+            worker=candidate.worker if parallel else None,
+            base=candidate.base[:7] if parallel else None,
+            rebased_from=candidate.made_as[:7] if parallel and candidate.made_as else None)
+        if candidate.ignored:
+            experiment = experiment.with_more(ignored_files=list(candidate.ignored[:20]))
+        logged = self.ledger.append_experiment(experiment)
+        faults.point("between_logs")
+        h.add(logged)
+        if candidate.commit:
+            (self.c.layout.pending / f"{candidate.commit}.json").unlink(missing_ok=True)
+        if baseline:
+            self.c.console.info(f"baseline {self.config.metric_name}: " + (
+                f"{logged.value:.6f}" if logged.value is not None
+                else f"crash ({safe(logged.error or logged.reason)})"))
+            return logged
+        self.tickets = max(0, self.tickets - 1)
+        self.session.counts[decision.status] += 1
+        self.session.cost_usd += logged.cost_usd
+        self.session.agent_failures_in_row = 0
+        self.session.in_flight.pop(candidate.worker, None)
+        self._report(logged)
+        if candidate.raw is not None:
+            self.c.agent.observe(candidate.raw, logged.value, decision.status)
+        self.c.live.phase(candidate.worker, "idle")
+        limit = self.config.max_consecutive_crashes
+        if h.crashes_in_row >= limit:
+            raise CrashingError(f"{h.crashes_in_row} experiments in a row crashed "
+                                f"(max_consecutive_crashes {limit}); last: "
+                                f"{safe(logged.error or logged.reason)}; fix the cause, then "
+                                "run loop again")
+        return logged
+
+    def log_baseline(self, commit: str, measurement) -> Experiment:
+        decision = self.judge(measurement, None)
+        return self._log(Candidate("baseline", commit, commit, worker=1), measurement, decision,
+                         baseline=True)
+
+    def _report(self, e: Experiment) -> None:
+        status = e.status + (f" ({safe(e.reason)})" if e.reason else "")
+        delta = f"{e.delta:+.6f}" if e.delta is not None else "—"
+        value = f"{e.value:.6f}" if e.value is not None else "crash"
+        cost = f" ${e.cost_usd:.3f}" if e.cost_usd else ""
+        duration = e.measurement.duration_s if e.measurement else 0.0
+        line = (f"#{e.number:<4} {e.short_commit:<7}  {self.config.metric_name} {value}  "
+                f"{delta}  {status}  {duration:.1f}s{cost}  {safe(e.description)}")
+        colour = ("1", "32") if e.kept else ("31",) if e.crashed else ()
+        self.c.console.info(self.c.console.style(line, *colour))
+
+    def summary(self, stop_reason: str | None) -> dict[str, Any]:
+        s = self.session
+        return {"stopped": stop_reason, "experiments": s.experiments, "kept": s.counts["keep"],
+                "discarded": s.counts["discard"], "crashed": s.counts["crash"],
+                "cost_usd": round(s.cost_usd, 4), "baseline": self.history.baseline_value,
+                "best": self.history.best_value, "best_commit": self.history.best_commit}
+
+
+def policy(config: Config) -> decide.Policy:
+    return decide.Policy(direction=config.metric_direction, min_delta=config.min_delta.amount,
+                         min_delta_relative=config.min_delta.relative,
+                         aggregate=config.aggregate)
+
+
+def committed_targets(context: Context, best: str) -> tuple[Committed, ...]:
+    """The targets as ``best`` has them; each must be a regular file tracked there."""
+    found = []
+    for target in context.config.targets:
+        path = context.layout.in_repo(target)
+        entry = context.repo.entry(best, path)
+        if entry is None or not entry.regular_file:
+            what = "is not tracked" if entry is None else f"is not a regular file ({entry.mode})"
+            raise ConfigError(f"target_file '{target}' {what} in commit {best[:7]}; the target "
+                              "must be a regular file committed in the project")
+        found.append(Committed(target, entry.mode, context.repo.file_at(best, path) or b""))
+    return tuple(found)

@@ -1,0 +1,238 @@
+"""The worker's half of the one cycle: propose (sealed agent), commit, measure.
+
+A worker owns a worktree (``Workspace``) and makes candidates one at a time. For each it asks
+the coordinator for a ticket (the best to start from and the prompt), has the agent edit a
+copy of that best (proposal.py), commits the target's new bytes onto the best with git
+plumbing (no hooks, no index, nothing else can slip in), notes the candidate as pending, and
+then does what the coordinator asks until it says done: measure it on the current best
+(moving it there first when the best changed meanwhile), and nothing else. The coordinator
+judges and logs. The serial loop is one worker calling the coordinator directly; ``--jobs N``
+is N workers in threads calling it through a mailbox.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from autoresearch import devices, faults, proposal
+from autoresearch.agents.base import AgentFailure, AgentRequest
+from autoresearch.experiment import AgentUsage, Measurement
+from autoresearch.state import read_json, write_json
+from autoresearch.workspace import Workspace
+
+if TYPE_CHECKING:
+    from autoresearch.coordinator import Coordinator, Ticket
+
+POLL_S = 0.1
+
+
+class WorkerStopped(BaseException):
+    """Raised in a worker thread when the loop stops its workers."""
+
+
+@dataclass
+class Candidate:
+    """One change on its way to a decision."""
+
+    description: str
+    base: str  # the best it was made on (or moved onto before measuring): full sha
+    commit: str | None = None  # None: rejected before it was committed
+    rejection: str | None = None
+    agent: AgentUsage | None = None
+    raw: Any = None  # the agent's own Proposal, handed back to it with the outcome
+    made_as: str | None = None  # the commit it was first made as, when moved onto a newer best
+    ignored: tuple[str, ...] = ()
+    measurement: Measurement | None = None
+    conflict: bool = False  # it could not be moved onto the current best
+    worker: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"description": self.description, "base": self.base, "commit": self.commit,
+                "made_as": self.made_as, "worker": self.worker,
+                "agent": None if self.agent is None else vars(self.agent)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Candidate":
+        agent = AgentUsage(**data["agent"]) if data.get("agent") else None
+        return cls(description=data["description"], base=data["base"], commit=data["commit"],
+                   made_as=data.get("made_as"), worker=data.get("worker", 1), agent=agent)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """The coordinator's request: measure the candidate on ``best`` (moving it there first)."""
+
+    best: str
+
+
+class Done:
+    """The coordinator's answer: the candidate is logged."""
+
+
+DONE = Done()
+
+
+@dataclass
+class Worker:
+    number: int
+    context: Any  # coordinator.Context: config, layout, repo, engine, agent, ...
+    workspace: Workspace
+    device: str | None = None
+    slots: "queue.Queue | None" = None  # experiment slots (parallel); None: always free
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def parallel(self) -> bool:
+        return self.slots is not None
+
+    # -- the cycle, written once ----------------------------------------------------------------
+    def cycle(self, coordinator: "Coordinator") -> bool:
+        """Make one candidate and see it through; False when there is nothing more to do."""
+        ticket = coordinator.ticket(self.number)
+        if ticket is None:
+            return False
+        try:
+            candidate = self.propose(ticket)
+        except AgentFailure as failure:
+            pause = coordinator.agent_failed(self.number, failure)
+            self._sleep(pause)
+            return True
+        self.see_through(candidate, coordinator)
+        return True
+
+    def see_through(self, candidate: Candidate, coordinator: "Coordinator") -> None:
+        """Do what the coordinator asks with ``candidate`` until it is logged."""
+        step = coordinator.consider(self.number, candidate)
+        while not isinstance(step, Done):
+            candidate = self.measure(candidate, step.best, coordinator)
+            step = coordinator.consider(self.number, candidate)
+
+    # -- propose --------------------------------------------------------------------------------
+    def propose(self, ticket: "Ticket") -> Candidate:
+        c = self.context
+        scratch = proposal.scratch_dir(c.layout.agent_dir / "copies", f"w{self.number}")
+        copy = scratch / "project"
+        try:
+            written = proposal.make_copy(c.layout.repo_root, ticket.best, c.layout.project_path,
+                                         copy)
+            request = AgentRequest(
+                prompt=ticket.prompt, project_dir=copy, target_files=c.config.targets,
+                work_dir=c.layout.agent_dir / f"w{self.number}", settings=c.agent_settings,
+                metric_name=c.config.metric_name, direction=c.config.metric_direction,
+                on_tick=lambda elapsed: self._tick("agent", elapsed, c.config.agent_timeout))
+            raw = c.agent.propose(request)
+            faults.point("after_agent")
+            back = proposal.read_back(copy, ticket.committed, written)
+        finally:
+            proposal.remove(scratch)
+        usage = AgentUsage(raw.cost_usd, raw.duration_s, raw.input_tokens, raw.output_tokens)
+        described = (raw.description or "").strip()
+        if "\0" in described:
+            return Candidate(described.replace("\0", "?"), ticket.best, agent=usage, raw=raw,
+                             rejection="rejected: the agent's description holds a NUL byte",
+                             ignored=back.ignored, worker=self.number)
+        if back.rejection:
+            return Candidate(described or "edit", ticket.best, agent=usage, raw=raw,
+                             rejection=back.rejection, ignored=back.ignored, worker=self.number)
+        if not back.changed:
+            raise AgentFailure("the agent made no change to "
+                               f"{', '.join(c.config.targets)}", raw.output_tail)
+        description = described or self._summary(ticket, back.contents)
+        faults.point("before_commit")
+        files = {c.layout.in_repo(t.path): (t.mode, back.contents[t.path])
+                 for t in ticket.committed}
+        message = f"experiment: {description}"
+        if self.parallel:  # two workers' identical changes stay distinct commits
+            message += f"\n\nAutoresearch-Worker: {self.number}"
+        sha = c.repo.commit_with(ticket.best, files, message)
+        candidate = Candidate(description, ticket.best, sha, agent=usage, raw=raw,
+                              ignored=back.ignored, worker=self.number)
+        write_json(c.layout.pending / f"{sha}.json", candidate.to_json())
+        return candidate
+
+    def _summary(self, ticket: "Ticket", contents: dict[str, bytes]) -> str:
+        stats = [proposal.shortstat(t.content, contents[t.path]) for t in ticket.committed]
+        return f"edit {', '.join(self.context.config.targets)} ({'; '.join(stats)})"
+
+    # -- measure ----------------------------------------------------------------------------
+    def measure(self, candidate: Candidate, best: str, coordinator: "Coordinator") -> Candidate:
+        """Measure ``candidate`` on ``best``: moved there first when it was made on another."""
+        device = self._take_slot()
+        try:
+            if candidate.base != best:
+                moved = self._move(candidate, best)
+                if moved is None:
+                    return replace(candidate, conflict=True, measurement=None)
+                candidate = moved
+            coordinator.started(self.number, candidate)
+            measurement = self.context.engine.measure(
+                candidate.commit, self.workspace, env=devices.environment(device),
+                on_tick=self._tick)
+            return replace(candidate, measurement=measurement)
+        finally:
+            self._release_slot(device)
+
+    def _move(self, candidate: Candidate, best: str) -> Candidate | None:
+        """The candidate's change applied to ``best`` (its hunks win a conflict)."""
+        c = self.context
+        files = {}
+        for target in c.config.targets:
+            path = c.layout.in_repo(target)
+            base = c.repo.file_at(candidate.base, path) or b""
+            ours = c.repo.file_at(best, path) or b""
+            theirs = c.repo.file_at(candidate.commit, path) or b""
+            entry = c.repo.entry(best, path)
+            if entry is None or not entry.regular_file:
+                return None
+            files[path] = (entry.mode, c.repo.merge_text(ours, base, theirs))
+        if all(content == (c.repo.file_at(best, p) or b"") for p, (_, content) in files.items()):
+            return None  # nothing of it is left on the new best
+        message = c.repo.commit_message(candidate.commit)
+        sha = c.repo.commit_with(best, files, message)
+        moved = replace(candidate, commit=sha, base=best,
+                        made_as=candidate.made_as or candidate.commit)
+        write_json(c.layout.pending / f"{sha}.json", moved.to_json())
+        (c.layout.pending / f"{candidate.commit}.json").unlink(missing_ok=True)
+        return moved
+
+    # -- slots, ticks, stopping -------------------------------------------------------------
+    def _take_slot(self) -> str | None:
+        if self.slots is None:
+            return self.device
+        while True:
+            try:
+                return self.slots.get(timeout=POLL_S)
+            except queue.Empty:
+                self._check_stop()
+
+    def _release_slot(self, device: str | None) -> None:
+        if self.slots is not None:
+            self.slots.put(device)
+
+    def _tick(self, phase: str, elapsed: float, limit: float) -> None:
+        self._check_stop()
+        self.context.tick(self.number, phase, elapsed, limit)
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise WorkerStopped()
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise WorkerStopped()
+
+
+def pending(layout) -> list[Candidate]:
+    """The candidates a killed loop committed and did not log, oldest first."""
+    found = []
+    for path in sorted(layout.pending.glob("*.json"), key=lambda p: p.stat().st_mtime) \
+            if layout.pending.is_dir() else []:
+        data = read_json(path)
+        if isinstance(data, dict) and data.get("commit"):
+            found.append(Candidate.from_json(data))
+        else:
+            path.unlink(missing_ok=True)
+    return found
