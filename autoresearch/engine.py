@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch import decide, metrics, runner
+from autoresearch import decide, faults, metrics, runner
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, metric_spec
 from autoresearch.experiment import Measurement
@@ -155,6 +155,7 @@ class Engine:
         log_path = self.sample_log(sha, index)
         protected = self.config.protected_files
         before = hash_files(tree.project, protected)
+        faults.point("run_start")
         tick = (lambda elapsed: call.on_tick("run", elapsed, self.config.timeout)) \
             if call.on_tick else None
         result = runner.run(self._command(), cwd=tree.project, env=call.env,

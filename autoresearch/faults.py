@@ -4,7 +4,7 @@ Off unless ``AUTORESEARCH_KILL_AT`` names one or more points (comma-separated), 
 ``AUTORESEARCH_KILL_AT=between_logs``. ``AUTORESEARCH_KILL_AFTER=N`` lets the point pass
 N times before killing. The reliability tests use it to prove that a hard kill at any
 moment loses nothing. Points: after_agent, before_commit, run_start, before_decide,
-before_log, between_logs, before_reset.
+before_log, between_logs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import signal
 
 POINTS = ("after_agent", "before_commit", "run_start", "before_decide", "before_log",
-          "between_logs", "before_reset")
+          "between_logs")
 _armed = {p.strip() for p in os.environ.get("AUTORESEARCH_KILL_AT", "").split(",") if p.strip()}
 _passes_left = int(os.environ.get("AUTORESEARCH_KILL_AFTER", "0") or 0)
 

@@ -125,12 +125,18 @@ class LoopRun:
         try:
             return self._run(bounds, signals)
         finally:
-            self.context.live.close()
-            for workspace in self.context.workspaces.values():
-                workspace.close()
+            self._close()
+
+    def _close(self) -> None:
+        """The live status and the worktrees go; a hard kill leaves them for the next start."""
+        self.context.live.close()
+        for workspace in self.context.workspaces.values():
+            workspace.remove()
+        self.repo.worktree_prune()
 
     def _open(self, bounds: Bounds) -> Coordinator:
-        recovery.prepare(self.layout, self.repo, self.ledger, self.children, self.console)
+        recovery.prepare(self.layout, self.repo, self.ledger, self.children, self.console,
+                         {w.name for w in self.context.workspaces.values()})
         hooks.remove_ours(self.repo, self.console)
         history = History.of(self.tag, self.ledger.records())
         branch = Branch(self.repo, self.tag, self.console.warn)
@@ -150,9 +156,7 @@ class LoopRun:
             recovery.baseline(coordinator, coordinator.branch)
             return not had
         finally:
-            self.context.live.close()
-            for workspace in self.context.workspaces.values():
-                workspace.close()
+            self._close()
 
     def _run(self, bounds: Bounds, signals: Signals) -> dict[str, Any]:
         coordinator = self._open(bounds)

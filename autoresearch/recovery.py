@@ -33,7 +33,7 @@ def backoff_s() -> float:
 
 
 def prepare(layout: Layout, repo: Repo, ledger: Ledger, children: ChildRegistry,
-            console: Console) -> None:
+            console: Console, in_use: set[str]) -> None:
     if ledger.adopt_old_log():
         console.info(f"adopted {layout.events} as the ledger of this project")
     ledger.sync_mirrors(console.warn)
@@ -41,15 +41,18 @@ def prepare(layout: Layout, repo: Repo, ledger: Ledger, children: ChildRegistry,
     if killed:
         console.info(f"resuming: stopped {len(killed)} process tree(s) left running by a "
                      f"killed loop (pid {', '.join(map(str, killed))})")
-    _remove_dead_measure_trees(layout, repo)
+    _remove_stale_trees(layout, repo, in_use)
     shutil.rmtree(layout.agent_dir / "copies", ignore_errors=True)  # a killed call's copies
 
 
-def _remove_dead_measure_trees(layout: Layout, repo: Repo) -> None:
+def _remove_stale_trees(layout: Layout, repo: Repo, in_use: set[str]) -> None:
+    """Worktrees this loop does not use, but those of a ``measure`` still running."""
     if not layout.worktrees.is_dir():
         return
-    for path in layout.worktrees.glob("measure-*"):
-        pid = path.name.split("-")[1]
+    for path in layout.worktrees.iterdir():
+        if path.name in in_use:
+            continue
+        pid = path.name.split("-")[1] if path.name.startswith("measure-") else ""
         if pid.isdigit() and psutil.pid_exists(int(pid)):
             continue
         try:

@@ -22,7 +22,7 @@ from autoresearch.output import Console
 from autoresearch.signals import Signals
 from autoresearch.state import locate
 from autoresearch.tags import (EXCLUDES, check_tag, create_branch, note_uncommitted,
-                               prepare_files, remember)
+                               prepare_files, recent_tag, remember)
 
 DODO_LINE = "from autoresearch.tasks import *  # noqa: F401,F403  (doit loop | setup | results)\n"
 
@@ -54,7 +54,7 @@ def setup(project: Path, flags: dict[str, Any], *, tag: str | None, resume: bool
     with open_repo(project) as repo, ProjectLock(layout), Signals():
         changes = []
         if repo.branch_exists(branch):
-            if not resume:
+            if not resume and recent_tag(layout) != tag:
                 raise EnvironmentProblem(f"branch {branch} already exists: pass --resume to "
                                          "continue it, or --tag NAME for a new one")
         else:
