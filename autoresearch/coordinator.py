@@ -281,7 +281,6 @@ class Coordinator:
         if candidate.ignored:
             experiment = experiment.with_more(ignored_files=list(candidate.ignored[:20]))
         logged = self.ledger.append_experiment(experiment)
-        faults.point("between_logs")
         h.add(logged)
         if candidate.commit:
             (self.c.layout.pending / f"{candidate.commit}.json").unlink(missing_ok=True)

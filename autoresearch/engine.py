@@ -34,6 +34,7 @@ from typing import Any
 from autoresearch import decide, faults, metrics, runner
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, metric_spec
+from autoresearch.errors import LogWriteError
 from autoresearch.experiment import Measurement
 from autoresearch.git import Repo
 from autoresearch.state import Layout, read_json, write_json
@@ -181,8 +182,9 @@ class Engine:
         with self._published:
             try:
                 shutil.copyfile(log_path, self.layout.run_log)
-            except OSError:
-                pass
+            except OSError as exc:
+                raise LogWriteError(f"cannot write {self.layout.run_log}: "
+                                    f"{exc.strerror or exc}") from None
 
     def _aggregate(self, sha: str, samples: list[dict]) -> Measurement:
         errors = [s["error"] for s in samples if s["value"] is None]

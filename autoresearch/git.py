@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,6 +83,9 @@ class Repo:
         if self._repo.bare:
             raise EnvironmentProblem(f"{path} is a bare git repository: use a working clone")
         self.root = Path(self._repo.working_tree_dir)
+        # GitPython reads objects through long-lived git processes that one thread at a
+        # time may use (parallel workers share this Repo).
+        self._objects = threading.RLock()
         self._identity_args: list[str] | None = None
         self._files: dict[tuple[str, str], bytes | None] = {}
 
@@ -121,10 +125,11 @@ class Repo:
 
     def head_sha(self) -> str | None:
         """The full sha of HEAD, or None in a repository with no commits."""
-        try:
-            return self._repo.head.commit.hexsha
-        except ValueError:
-            return None
+        with self._objects:
+            try:
+                return self._repo.head.commit.hexsha
+            except ValueError:
+                return None
 
     def current_branch(self) -> str | None:
         """The checked-out branch name, or None when HEAD is detached."""
@@ -138,7 +143,8 @@ class Repo:
     def resolve(self, rev: str) -> str:
         """The full sha of ``rev``; an error naming it when it does not exist."""
         try:
-            return self._repo.rev_parse(rev).hexsha
+            with self._objects:
+                return self._repo.rev_parse(rev).hexsha
         except (self._gitpython.BadName, ValueError):
             raise UserError(f"unknown commit '{rev}': give a sha, branch or tag") from None
 
@@ -167,20 +173,22 @@ class Repo:
     def file_at(self, rev: str, path: str) -> bytes | None:
         """Content of ``path`` at ``rev``, or None when it does not exist there."""
         key = (rev, path)
-        if key in self._files:
-            return self._files[key]
-        try:
-            content = (self._repo.commit(rev).tree / path).data_stream.read()
-        except KeyError:
-            content = None
-        if _FULL_SHA.fullmatch(rev) and len(content or b"") <= FILE_CACHE_MAX_BYTES:
-            if len(self._files) >= FILE_CACHE_ENTRIES:
-                del self._files[next(iter(self._files))]
-            self._files[key] = content
-        return content
+        with self._objects:
+            if key in self._files:
+                return self._files[key]
+            try:
+                content = (self._repo.commit(rev).tree / path).data_stream.read()
+            except KeyError:
+                content = None
+            if _FULL_SHA.fullmatch(rev) and len(content or b"") <= FILE_CACHE_MAX_BYTES:
+                if len(self._files) >= FILE_CACHE_ENTRIES:
+                    del self._files[next(iter(self._files))]
+                self._files[key] = content
+            return content
 
     def commit_message(self, rev: str) -> str:
-        return self._repo.commit(rev).message
+        with self._objects:
+            return self._repo.commit(rev).message
 
     def git_dir(self) -> Path:
         return Path(self._repo.git_dir)

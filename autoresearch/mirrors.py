@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
-from autoresearch import ledger
+from autoresearch import faults, ledger
 from autoresearch.experiment import Experiment
 from autoresearch.state import Layout, write_text_atomic
 
@@ -49,7 +49,11 @@ class Ledger:
 
     def append_experiment(self, experiment: Experiment) -> Experiment:
         """Log an experiment (ledger, JSONL, then its results.tsv row); return it as logged."""
-        record = self.append(*experiment.to_record())
+        line = ledger.format_record(*experiment.to_record()) + "\n"
+        ledger.append_lines(self.layout.ledger, line)
+        faults.point("between_logs")
+        ledger.append_lines(self.layout.events, line)
+        record = json.loads(line)
         self._ensure_tsv_header()
         ledger.append_lines(self.layout.results_tsv, self._row(record["details"]))
         return Experiment.from_record(record)
@@ -104,12 +108,18 @@ class Ledger:
 
 
 def _sync(mirror: Path, expected: bytes) -> bool:
-    """Bring ``mirror`` to ``expected``; True when it had to be rewritten (not just completed)."""
+    """Bring ``mirror`` to ``expected``; True when it had to be rewritten (not just completed).
+
+    Only a mirror missing the one line a kill can cut off (between the ledger's write and
+    the mirror's) is completed; anything more missing is a truncation, and is rewritten.
+    """
     current = mirror.read_bytes() if mirror.exists() else b""
     if current == expected:
         return False
-    if expected.startswith(current) and (not current or current.endswith(b"\n")):
-        ledger.append_lines(mirror, expected[len(current):].decode("utf-8", errors="replace"))
+    missing = expected[len(current):]
+    if expected.startswith(current) and (not current or current.endswith(b"\n")) \
+            and (not current or missing.count(b"\n") <= 1):
+        ledger.append_lines(mirror, missing.decode("utf-8", errors="replace"))
         return False
     if mirror.exists():
         shutil.copyfile(mirror, mirror.with_name(f"{mirror.name}.{time.strftime('%Y%m%dT%H%M%S')}.bak"))

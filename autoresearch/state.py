@@ -31,7 +31,7 @@ RESULTS_FILE = "results.tsv"
 EVENTS_FILE = ".claude/logs/autoresearch.jsonl"
 RUN_LOG = "run.log"
 # Excluded from git in every project (unanchored: they match in a subdirectory project too).
-USER_FILES = (RESULTS_FILE, RUN_LOG, ".claude/logs/", "progress.png")
+USER_FILES = (RESULTS_FILE, RUN_LOG, ".claude/logs/", "progress.png", f"{RESULTS_FILE}.*.bak")
 
 
 def project_key(relative: str) -> str:

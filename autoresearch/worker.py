@@ -122,7 +122,8 @@ class Worker:
                 prompt=ticket.prompt, project_dir=copy, target_files=c.config.targets,
                 work_dir=c.layout.agent_dir / f"w{self.number}", settings=c.agent_settings,
                 metric_name=c.config.metric_name, direction=c.config.metric_direction,
-                on_tick=lambda elapsed: self._tick("agent", elapsed, c.config.agent_timeout))
+                on_tick=lambda elapsed: self._tick("agent", elapsed, c.config.agent_timeout),
+                children=c.engine.children)
             raw = c.agent.propose(request)
             faults.point("after_agent")
             back = proposal.read_back(copy, ticket.committed, written)

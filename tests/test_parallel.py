@@ -275,9 +275,10 @@ def test_a_keep_fast_forwarded_but_not_logged_is_logged_on_the_next_start(tmp_pa
         in done.stdout
     # both workers' candidates were committed: both are measured and logged, none is lost
     logged = assert_one_history(project, "ff", start, 3)
-    assert (logged[1]["full_commit"], logged[1]["status"], logged[1]["description"]) == (
-        moved, "keep", "set A=0.4, SLEEP=0.2 (call 1)")
-    assert logged[1]["cached"]  # the worker had measured it
+    recovered = next(d for d in logged if d["full_commit"] == moved)
+    assert (recovered["status"], recovered["description"]) == (
+        "keep", "set A=0.4, SLEEP=0.2 (call 1)")
+    assert recovered["cached"]  # the worker had measured it
 
 
 # -- devices and a cluster runner -----------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
+from autoresearch.children import ChildRegistry
 from autoresearch.runner import RunResult, redact, run, tail
 
 DESCRIPTION_CHARS = 120  # longest description kept from an agent's final text
@@ -44,6 +45,7 @@ class AgentRequest:
     metric_name: str = ""
     direction: str = "lower_is_better"
     on_tick: Callable[[float], None] | None = None
+    children: ChildRegistry | None = None  # records the CLI's process for recovery
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ def run_cli(
         input_text=input_text,
         env=env,
         on_tick=request.on_tick,
+        children=request.children,
     )
     done = Completed(
         result=result,
