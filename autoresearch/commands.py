@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from autoresearch.errors import ConfigError
-from autoresearch.schema import SCHEMA, Invalid, did_you_mean, non_negative_int, text
+from autoresearch.schema import SCHEMA, Invalid, did_you_mean, non_negative_int
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,7 @@ class Option:
             except Invalid as exc:
                 problem = "must not be negative" if "at least" in str(exc) else str(exc)
                 raise ConfigError(f"option {flag} = {raw!r} {problem}") from None
-        try:
-            return text(raw)
-        except Invalid as exc:
-            raise ConfigError(f"option {flag} = {str(raw)!r} {exc}") from None
+        return str(raw)  # checked where it is used (a tag, a duration, a query...)
 
 
 @dataclass(frozen=True)

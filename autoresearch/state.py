@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -142,6 +143,9 @@ class Layout:
 
 def _git_paths(directory: Path) -> tuple[Path, Path] | None:
     """(work tree root, common dir) of the repository holding ``directory``, or None."""
+    if shutil.which("git") is None:
+        raise EnvironmentProblem(
+            "git is not installed or not on PATH: install it (e.g. apt-get install git)")
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--show-toplevel", "--git-common-dir"], cwd=directory,
@@ -169,7 +173,8 @@ def locate(project: Path, work_dir: Path | None = None) -> Layout:
 
 
 def find(project: Path) -> Layout | None:
-    """:func:`locate`, or None outside a repository (for commands that only read)."""
+    """:func:`locate`, or None outside a repository or without git (for commands that only
+    read)."""
     try:
         return locate(project)
     except EnvironmentProblem:

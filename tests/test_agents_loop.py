@@ -13,7 +13,7 @@ from pathlib import Path
 
 import helpers
 import pytest
-from helpers import experiments, git, make_project, records
+from helpers import at, experiments, git, make_project, records, state_dir
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 SAY = "Scale the value by 0.9\n\nMultiplying the constant lowers the metric."
@@ -77,7 +77,7 @@ def test_the_loop_drives_each_agent_cli(tmp_path: Path, agent: str):
     assert done.returncode == 0, done.stdout + done.stderr
 
     argv = json.loads((tmp_path / "argv.json").read_text())
-    prompt = (project / ".autoresearch/agent/prompt.md").read_text()
+    prompt = (state_dir(project) / "agent/w1/prompt.md").read_text()
     assert argv == expected_argv(ARGV[agent], prompt)
     assert "train.py" in prompt and "val_bpb" in prompt
     assert "--dangerously-skip-permissions" not in argv
@@ -90,9 +90,11 @@ def test_the_loop_drives_each_agent_cli(tmp_path: Path, agent: str):
         assert details["description"] == "Scale the value by 0.9"
         assert details["agent_cost_usd"] == cost
         assert (details["input_tokens"], details["output_tokens"]) == (tokens_in, tokens_out)
-    assert git(project, "log", "-1", "--format=%s") == "experiment: Scale the value by 0.9"
+    branch = f"autoresearch/{agent}"
+    assert git(project, "log", "-1", "--format=%s", branch) == "experiment: Scale the value by 0.9"
     assert git(project, "status", "--porcelain") == ""
-    assert (project / "train.py").read_text() == TRAIN.replace("VALUE = ", "VALUE = 0.9 * 0.9 * ")
+    assert at(project, branch) == TRAIN.replace("VALUE = ", "VALUE = 0.9 * 0.9 * ")
+    assert (project / "train.py").read_text() == TRAIN  # the user's tree: untouched
 
 
 @pytest.mark.parametrize("agent", list(WITH_MODEL))
@@ -102,7 +104,7 @@ def test_the_model_option_reaches_each_agent_cli(tmp_path: Path, agent: str):
                "--iterations", "1", **standin_env(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     argv = json.loads((tmp_path / "argv.json").read_text())
-    prompt = (project / ".autoresearch/agent/prompt.md").read_text()
+    prompt = (state_dir(project) / "agent/w1/prompt.md").read_text()
     assert argv == expected_argv(WITH_MODEL[agent], prompt)
 
 
@@ -123,7 +125,7 @@ def test_claude_is_error_is_logged_and_the_loop_goes_on(tmp_path: Path):
     assert '"is_error": true' in failed[0]["details"]["output_tail"]
     assert [(d["status"], d["description"]) for d in experiments(project)] == [
         ("keep", "baseline"), ("keep", "Raise the learning rate to 0.04")]
-    assert git(project, "rev-parse", "HEAD~1") == baseline
+    assert git(project, "rev-parse", "autoresearch/err~1") == baseline
     assert git(project, "status", "--porcelain") == ""
 
 
@@ -135,8 +137,9 @@ def test_claude_errors_in_a_row_stop_the_loop_with_exit_4(tmp_path: Path):
     assert done.returncode == 4
     assert done.stderr.splitlines()[-1] == (
         "autoresearch: error: agent 'claude' failed 2 times in a row; last: claude returned "
-        "is_error: API Error: 401 invalid x-api-key (details in .autoresearch/agent/)")
-    assert git(project, "rev-parse", "HEAD") == baseline
+        "is_error: API Error: 401 invalid x-api-key (details in "
+        f"{state_dir(project) / 'agent' / 'w1'})")
+    assert git(project, "rev-parse", "autoresearch/err") == baseline
     assert git(project, "status", "--porcelain") == ""
 
 
@@ -166,6 +169,6 @@ def test_the_tune_agent_improves_the_metric_without_a_model(tmp_path: Path):
     assert best < baseline
     summary = records(project)[-1]["details"]
     assert (summary["best"], summary["baseline"]) == (best, baseline)
-    text = (project / "train.py").read_text()
+    text = at(project, "autoresearch/tune")
     assert text != TUNABLE and "# learning rate" in text and "# layers" in text
     assert git(project, "status", "--porcelain") == ""

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import state_dir
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +86,12 @@ def run_loop(run_cli, project: Path, env: dict[str, str], iterations: int,
     return json.loads(out)
 
 
+def checkout(project: Path, rev: str, where: Path, git) -> Path:
+    """A separate checkout of ``rev`` (the loop's own worktrees are gone when it ends)."""
+    git(project, "worktree", "add", "--quiet", "--detach", str(where), rev)
+    return where
+
+
 def results_rows(project: Path) -> list[dict[str, str]]:
     lines = (project / "results.tsv").read_text().splitlines()
     assert lines[0].split("\t") == RESULTS_HEADER
@@ -138,19 +145,21 @@ def check_run(project: Path, git, *, metric: str, statuses: list[str],
         if d["status"] == "keep":
             best = d["value"]
 
-    # git: on the branch, at the last keep, clean, with exactly the kept experiments on it.
+    # git: the user's tree untouched on main; the branch at the last keep, with exactly the
+    # kept experiments on it.
     main = git(project, "rev-parse", "main")
-    head = git(project, "rev-parse", "HEAD")
-    assert git(project, "branch", "--show-current") == BRANCH
+    head = git(project, "rev-parse", BRANCH)
+    assert git(project, "branch", "--show-current") == "main"
+    assert git(project, "rev-parse", "HEAD") == main
     assert git(project, "status", "--porcelain") == ""
     assert done[0]["full_commit"] == main
     keeps = [d["full_commit"] for d in done if d["status"] == "keep"]
     assert head == keeps[-1]
-    assert git(project, "rev-list", "--reverse", "main..HEAD").split() == keeps[1:]
+    assert git(project, "rev-list", "--reverse", f"main..{BRANCH}").split() == keeps[1:]
     for d in done:
         if d["status"] != "keep" and d["full_commit"]:
             on_branch = subprocess.run(["git", "merge-base", "--is-ancestor", d["full_commit"],
-                                        "HEAD"], cwd=project).returncode == 0
+                                        BRANCH], cwd=project).returncode == 0
             assert not on_branch, f"discarded commit {d['commit']} is on the branch"
             message = git(project, "log", "-1", "--format=%s", d["full_commit"])
             assert message == f"experiment: {d['description']}"
@@ -196,10 +205,9 @@ def test_ml_demo_project(tmp_path, git_identity, git, run_cli):
     assert values[4] == pytest.approx(0.722361, abs=1e-6)  # 5: better again, kept
     assert summary["best"] == pytest.approx(values[4])
     assert summary["best_commit"] == done[4]["full_commit"]
-    assert "CONTEXT = 5 " in (project / "train.py").read_text()
+    assert "CONTEXT = 5 " in git(project, "show", f"{BRANCH}:train.py")
     assert "FAIL: CONTEXT must be an integer in 0..16" in (
-        project / ".autoresearch" / "runs" / done[3]["full_commit"] / "1" / "run.log"
-    ).read_text()
+        state_dir(project) / "runs" / done[3]["full_commit"] / "1" / "run.log").read_text()
 
     # The agent was called four times, with the real claude command line.
     assert (tmp_path / "agent-script.json.calls").read_text() == "4"
@@ -254,8 +262,12 @@ def test_web_project_bundled_by_esbuild(tmp_path, git_identity, git, run_cli, es
                      descriptions=[s["say"] for s in steps])
     sizes = [d["value"] for d in done]
     assert sizes[1] < sizes[0] and sizes[2] > sizes[1] and sizes[3] < sizes[1]
-    # The metric is the real bundle: dist/app.js as the best commit built it, in KB.
-    bundle = project / "dist" / "app.js"
+    # The metric is the real bundle: dist/app.js as the best commit builds it, in KB.
+    best = checkout(project, BRANCH, tmp_path / "best", git)
+    (best / "node_modules").symlink_to(esbuild_modules, target_is_directory=True)
+    subprocess.run(["npm", "run", "build"], cwd=best, check=True, capture_output=True,
+                   env={**os.environ, **env})
+    bundle = best / "dist" / "app.js"
     assert bundle.stat().st_size / 1024 == pytest.approx(sizes[3], abs=1e-6)
     assert "legacy-dashboard" not in bundle.read_text()
     assert "/about" not in bundle.read_text()
@@ -263,7 +275,7 @@ def test_web_project_bundled_by_esbuild(tmp_path, git_identity, git, run_cli, es
     tracked = git(project, "ls-files").split()
     assert not [f for f in tracked if f.startswith(("node_modules", "dist"))]
     # Measuring the best commit again runs nothing.
-    code, out, err = run_cli(["measure"], project, env)
+    code, out, err = run_cli(["measure", BRANCH], project, env)
     assert (code, err) == (0, "")
     assert out.split()[1:3] == ["bundle_size_kb", f"{sizes[3]:.6f}"] and "cached" in out
 
@@ -309,11 +321,15 @@ def test_java_project_compiled_by_javac(tmp_path, git_identity, git, run_cli, sh
         if d["status"] != "crash":
             assert len(d["samples"]) == 2 and 0 < d["value"] < 60
     assert done[2]["error"] == "exit code 1"
-    log = project / ".autoresearch" / "runs" / done[2]["full_commit"] / "1" / "run.log"
+    log = state_dir(project) / "runs" / done[2]["full_commit"] / "1" / "run.log"
     assert "error: ';' expected" in log.read_text()
-    # javac really compiled the project: the classes run.
+    # javac really compiles the project: the best commit's classes run.
+    best = checkout(project, BRANCH, tmp_path / "best", git)
+    command = git(project, "show", f"{BRANCH}:autoresearch.yaml").split("run_command:")[1]
+    subprocess.run(command.splitlines()[0].strip().strip("'\""), shell=True, cwd=best,
+                   check=True, capture_output=True, timeout=120)
     ran = subprocess.run(["java", "-cp", "out", "com.example.Main", "to be or not to be"],
-                         cwd=project, capture_output=True, text=True, timeout=60)
+                         cwd=best, capture_output=True, text=True, timeout=60)
     assert ran.stdout.splitlines() == ["be: 2", "not: 1", "or: 1", "to: 2"], ran.stderr
 
 
@@ -347,7 +363,10 @@ def test_flutter_project_with_standin_sdk(tmp_path, git_identity, git, run_cli):
         dart = subprocess.run(["git", "show", f"{d['full_commit']}:{main}"], cwd=project,
                               capture_output=True, check=True).stdout
         assert d["value"] == pytest.approx((2**20 + 100 * len(dart)) / 2**20, abs=1e-9)
-    apk = project / "build" / "app" / "outputs" / "flutter-apk" / "app-release.apk"
+    best = checkout(project, BRANCH, tmp_path / "best", git)
+    subprocess.run(["flutter", "build", "apk", "--release"], cwd=best, check=True,
+                   env={**os.environ, **env}, capture_output=True)
+    apk = best / "build" / "app" / "outputs" / "flutter-apk" / "app-release.apk"
     assert apk.stat().st_size / 2**20 == pytest.approx(done[-1]["value"], abs=1e-6)
 
 
@@ -362,7 +381,8 @@ def test_custom_project_configured_by_claude_md(tmp_path, git_identity, git, run
         {"edits": [["src/model.py", "LAYERS = 2 ", "LAYERS = 3 "]], "say": "Add a hidden layer"},
         {"edits": [["src/model.py", "DROPOUT = 0.1 ", "DROPOUT = 0.5 "]],
          "say": "Regularise harder"},
-        {"edits": [["data/dataset.py", '("bad", 0)', '("bad", 1)']],
+        {"edits": [["data/dataset.py", '("bad", 0)', '("bad", 1)'],
+                   ["src/model.py", "LAYERS = 3 ", "LAYERS = 3 / 0 "]],
          "say": "Relabel a confusing example"},
     ]
     project = make_project(FIXTURES / "custom", tmp_path / "custom", git)
@@ -377,12 +397,14 @@ def test_custom_project_configured_by_claude_md(tmp_path, git_identity, git, run
                      descriptions=[s["say"] for s in steps])
     assert [d["value"] for d in done[:3]] == [0.88, 0.92, 0.52]  # higher is better
     assert done[1]["delta"] == pytest.approx(0.04) and done[2]["delta"] == pytest.approx(-0.40)
-    # Editing a read-only file is rejected before anything is committed or run.
-    assert done[3]["full_commit"] is None and done[3]["commit"] == "0000000"
-    assert done[3]["error"] == "rejected: modified protected file data/dataset.py"
+    # Only the target crosses back: the edit of the read-only file is listed and dropped.
+    assert done[3]["ignored_files"] == ["data/dataset.py"]
+    assert done[3]["error"].startswith("exit code 1")
     assert '("bad", 0)' in (project / "data" / "dataset.py").read_text()
-    # metric_parse read the last accuracy line of run.log, the copy of the last run's log.
-    assert (project / "run.log").read_text().splitlines()[-1] == "accuracy: 0.5200"
+    assert '("bad", 0)' in git(project, "show", f"{done[3]['full_commit']}:data/dataset.py")
+    # run.log in the project is a copy of the last run's log: the crash's.
+    assert (project / "run.log").read_text().splitlines()[-1] == (
+        "ZeroDivisionError: division by zero")
 
 
 # -- the demo command ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,11 @@ def test_a_yaml_only_project_type_measures_its_baseline(recipe_dir, tmp_path, gi
     rows = (project / "results.tsv").read_text().splitlines()
     assert len(rows) == 2
     commit, metric, value, status, description = rows[1].split("\t")
-    size_kb = (project / "target/release/hello").stat().st_size / 1024
+    built = tmp_path / "built"  # the loop built in its own worktree: build the commit here
+    git(project, "worktree", "add", "--quiet", "--detach", str(built), "HEAD")
+    subprocess.run(["cargo", "build", "--release"], cwd=built, env=env, check=True,
+                   capture_output=True, timeout=300)
+    size_kb = (built / "target/release/hello").stat().st_size / 1024
     assert (commit, metric, status, description) == (
         git(project, "rev-parse", "--short=7", "HEAD"), "binary_size_kb", "keep", "baseline")
     assert float(value) == pytest.approx(size_kb, abs=1e-6)

@@ -364,7 +364,8 @@ def test_a_kill_during_the_run_leaves_no_experiment_behind(tmp_path, env):
     started = tmp_path / "run.started"
     project = make_project(
         tmp_path, run_command=f"{PY} {waiter} {marker} {started} "
-                              "$(cat ../sleep 2>/dev/null || echo 0) && " f"{PY} train.py")
+                              f"$(cat {tmp_path / 'sleep'} 2>/dev/null || echo 0) && "
+                              f"{PY} train.py")
     (tmp_path / "sleep").write_text("60")
     proc = start_loop(project, env, "-n", "3")
     wait_for(started, proc)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from helpers import state_dir
 
 from autoresearch import ledger
 from autoresearch.errors import ConfigError, EnvironmentProblem, ExitCode
 from autoresearch.results import (
     SPARK_CHARS, query, render, report, running_best, sparkline, summarize, summary_of,
 )
-from autoresearch.results_index import INDEX_FILE, digest_records, load_index
+from autoresearch.results_index import INDEX_FILE, digest_records, load_index, source_of
 
 START = datetime(2025, 11, 25, 22, 0, 0)
 FOREIGN_LINE = '{"tool": "other", "action": "x", "details": {}}\n'
@@ -74,6 +76,13 @@ class Log:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def cache_here(project: Path) -> None:
+    """Make ``project`` a repository with a state directory: results then caches its digest
+    there (it never creates the directory itself)."""
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    state_dir(project).mkdir(parents=True)
 
 
 @pytest.fixture
@@ -301,9 +310,9 @@ def test_query_errors_are_one_line_config_errors(log, expression, words):
 
 
 def test_cached_digest_matches_a_fresh_one_and_follows_appends(project, log):
-    (project / ".autoresearch").mkdir()
+    cache_here(project)
     first = results(project)
-    assert (project / INDEX_FILE).exists()
+    assert (state_dir(project) / INDEX_FILE).exists()
     assert results(project) == first
     log.raw("\n")  # the ledger ends the torn line before the next record
     log.experiment("nov25", "keep", 0.85, "label smoothing", "improved")
@@ -312,12 +321,12 @@ def test_cached_digest_matches_a_fresh_one_and_follows_appends(project, log):
     records, skipped = ledger.read_events(log.path)
     fresh = summarize(ledger.experiments(records, "nov25") + [
         r for r in records if r["action"] == "calibration"])
-    assert load_index(project).skipped == skipped == 2
-    assert summary_of(load_index(project).tag("nov25")) == fresh
+    assert load_index(source_of(project)).skipped == skipped == 2
+    assert summary_of(load_index(source_of(project)).tag("nov25")) == fresh
 
 
 def test_a_rewritten_log_is_digested_again(project, log):
-    (project / ".autoresearch").mkdir()
+    cache_here(project)
     results(project)
     log.path.write_text("")
     Log(project).experiment("nov25", "keep", 3.0, "fresh start", "baseline")
@@ -326,7 +335,7 @@ def test_a_rewritten_log_is_digested_again(project, log):
 
 
 def test_a_line_still_being_written_is_not_cached(project):
-    (project / ".autoresearch").mkdir()
+    cache_here(project)
     log = Log(project)
     log.experiment("t", "keep", 1.0, "baseline", "baseline")
     line = json.dumps({"tool": "autoresearch", "action": "experiment_done", "status": "success",
@@ -335,16 +344,16 @@ def test_a_line_still_being_written_is_not_cached(project):
     complete = log.path.stat().st_size
     log.raw(line[:40])
     assert "skipped 1 unreadable line in" in results(project)
-    assert json.loads((project / INDEX_FILE).read_text())["size"] == complete
+    assert json.loads((state_dir(project) / INDEX_FILE).read_text())["size"] == complete
     log.raw(line[40:] + "\n")
     text = results(project)
     assert "2 (1 kept, 1 discarded" in text and "skipped" not in text
 
 
 def test_a_broken_cache_is_ignored(project, log):
-    (project / ".autoresearch").mkdir()
+    cache_here(project)
     expected = results(project)
-    (project / INDEX_FILE).write_text("{not json")
+    (state_dir(project) / INDEX_FILE).write_text("{not json")
     assert results(project) == expected
 
 

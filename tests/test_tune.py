@@ -285,13 +285,14 @@ def test_several_target_files_prefix_the_keys(tmp_path: Path):
     assert set(proposal.meta["params"]) == {"a.py:A", "b.js:B"}
 
 
-def test_no_parameters_is_an_agent_failure(tmp_path: Path):
+def test_no_parameters_is_a_config_error_at_once(tmp_path: Path):
+    """Nothing to tune is deterministic: exit 2 at once, never retried with backoff."""
     (tmp_path / "train.py").write_text("import os\nname = 'x'\n")
-    with pytest.raises(AgentFailure) as caught:
+    with pytest.raises(ConfigError) as caught:
         tune.propose(request(tmp_path))
     assert str(caught.value) == (
-        "tune found no numeric hyperparameters in train.py: add UPPER_CASE = number "
-        "assignments or '# tune' markers"
+        "agent 'tune' found no numeric hyperparameters in train.py: add UPPER_CASE = number "
+        "assignments or '# tune' markers, or choose another agent"
     )
 
 
@@ -346,13 +347,14 @@ def test_parallel_workers_do_not_fail_each_others_trials(tmp_path: Path):
 
     proposals = {}
     release = threading.Event()
+    tuner = tune.create()  # one loop's tuner, shared by its workers
 
     def worker(name: str, proposed: threading.Event) -> None:
         work = tmp_path / name
         work.mkdir()
         (work / "train.py").write_text("A = 1.0\n")
         shared = dataclasses.replace(request(work), work_dir=tmp_path / ".autoresearch" / "agent")
-        proposals[name] = tune.propose(shared)
+        proposals[name] = tuner.propose(shared)
         proposed.set()
         release.wait(30)
 
@@ -371,5 +373,5 @@ def test_parallel_workers_do_not_fail_each_others_trials(tmp_path: Path):
         for thread in threads:
             thread.join()
     for value, name in ((0.5, "w1"), (0.25, "w2")):
-        tune.observe(proposals[name], value, "discard")
+        tuner.observe(proposals[name], value, "discard")
     assert [t.state.name for t in load_study(tmp_path).trials] == ["COMPLETE", "COMPLETE"]

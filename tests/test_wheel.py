@@ -72,4 +72,5 @@ def test_the_installed_command_detects_a_project_outside_the_repository(installe
     assert lines[:2] == [f"# project: {project}",
                          f"# type: ml ({site / 'autoresearch' / 'recipes' / 'ml.yaml'})"]
     assert "type: ml" in done.stdout
-    assert "target_file            = train.py  (recipe ml (ml.yaml))" in lines
+    assert "target_file = train.py (recipe ml (ml.yaml))" in [" ".join(line.split())
+                                                               for line in lines]
