@@ -27,6 +27,7 @@ METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time")
 METRIC_UNITS = ("B", "KB", "MB", "GB", "s", "ms")
 AGGREGATES = ("median", "min", "mean")
 AGENT_NAMES = ("claude", "codex", "gemini", "aider", "opencode", "command", "tune")
+COMPARISONS = ("single", "paired")
 
 
 class Invalid(ValueError):
@@ -152,6 +153,23 @@ def _non_negative(raw: Any) -> float:
     return float(_number(raw, minimum=0))
 
 
+def _count(raw: Any) -> int:
+    return int(_number(raw, integer=True, minimum=0))
+
+
+def _holdout_paths(raw: Any) -> tuple[str, ...]:
+    """Like ``_paths``, but a holdout may also live outside the project (an absolute path)."""
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    paths = []
+    for item in (str(i).strip() for i in items if str(i).strip()):
+        if not Path(item).is_absolute() and ".." in Path(item).parts:
+            raise Invalid("must be paths inside the project (relative, without '..') or "
+                          "absolute paths")
+        paths.append(item if Path(item).is_absolute()
+                     else Path(item).as_posix().removeprefix("./"))
+    return tuple(paths)
+
+
 SCHEMA: tuple[Key, ...] = (
     Key("target_file", _paths, None, "The file(s) the agent may modify (comma-separated).",
         "a path inside the project", seed=True),
@@ -217,6 +235,28 @@ SCHEMA: tuple[Key, ...] = (
         "Stop after this many agent failures in a row.", "a whole number >= 1"),
     Key("instructions", _text, None,
         "Extra instructions for the agent (program.md is used when present).", "text"),
+    Key("holdout_command", _text, None,
+        "Command printing the sealed holdout metric (last number wins); run on candidates "
+        "the main metric would keep, never shown to the agent.", "a shell command"),
+    Key("holdout_direction", _choice(DIRECTIONS), None,
+        "Whether lower or higher holdout values are better (default: metric_direction).",
+        " or ".join(DIRECTIONS)),
+    Key("holdout_files", _holdout_paths, (),
+        "Files or directories only the holdout needs; removed from the agent's copy and the "
+        "run's tree.", "paths inside the project or absolute paths"),
+    Key("holdout_every", _positive_int, 1,
+        "Run the holdout on every N-th candidate the main metric would keep.",
+        "a whole number >= 1"),
+    Key("holdout_tolerance", _non_negative, None,
+        "How much worse than the best's holdout a keep's may be (default: the calibrated "
+        "noise floor, else 0).", "a number >= 0"),
+    Key("remeasure_every", _count, 0,
+        "Re-run the best every N experiments and pool its samples (0: never).",
+        "a whole number >= 0"),
+    Key("compare", _choice(COMPARISONS), "single",
+        "single: the candidate's repeats against the best's value; paired: candidate and best "
+        "run in turns, up to repeats pairs, until a sequential test decides.",
+        ", ".join(COMPARISONS)),
 )
 KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",
@@ -409,6 +449,9 @@ def _derive(values: dict[str, Any], origins: dict[str, str], recipe) -> None:
     if values["metric_unit"] is None and values["metric_source"] == "size":
         values["metric_unit"] = "KB"
         origins["metric_unit"] = "default"
+    if values["holdout_direction"] is None:
+        values["holdout_direction"] = values["metric_direction"]
+        origins["holdout_direction"] = "metric_direction"
 
 
 def _check(config: Config) -> None:
@@ -449,6 +492,7 @@ def _check(config: Config) -> None:
                           f"time_budget ({config.time_budget:g} s); raise it or leave it unset")
     from autoresearch.decide import parse_min_delta
     parse_min_delta(config.min_delta)
+    _check_measurement(config, where)
     from autoresearch.metrics import validate
     try:
         validate(metric_spec(config))
@@ -457,6 +501,25 @@ def _check(config: Config) -> None:
         if origin.get(key, "default") == "default":
             raise
         raise ConfigError(f"{where(key)}: {exc.message}") from None
+
+
+def _check_measurement(config: Config, where: Callable[[str], str]) -> None:
+    """The holdout and comparison keys against each other (issue 15)."""
+    from autoresearch.compare import FIRST_LOOK, MAX_REPEATS
+
+    if config.compare == "paired" and not FIRST_LOOK <= config.repeats <= MAX_REPEATS:
+        raise ConfigError(f"{where('compare')}: compare: paired needs repeats from {FIRST_LOOK} "
+                          f"to {MAX_REPEATS} (pairs of runs), not {config.repeats}; set repeats")
+    if not config.holdout_command:
+        for key in ("holdout_direction", "holdout_files", "holdout_every", "holdout_tolerance"):
+            if config.origins[key] not in ("default", "metric_direction"):
+                raise ConfigError(f"{where(key)}: {key} needs holdout_command (the command "
+                                  "that prints the holdout metric); set it or remove "
+                                  f"{key}")
+    for target in config.targets:
+        if target in config.holdout_files:
+            raise ConfigError(f"{where('holdout_files')}: '{target}' is both the target_file "
+                              "and in holdout_files; the agent's file cannot be sealed")
 
 
 def metric_spec(config: Config):
