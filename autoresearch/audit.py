@@ -65,8 +65,8 @@ def audit(old_text: str, new_text: str, filename: str, *, metric_name: str,
     added, removed = _changed_lines(old_text, new_text, filename)
     web = PurePosixPath(filename).suffix.lower() in WEB_SUFFIXES
     found = {
-        "metric-name": any(_word(metric_name).search(s) for line in added
-                           for s in _strings(line)),
+        "metric-name": bool(metric_name) and any(_word(metric_name).search(s)
+                                                 for line in added for s in _strings(line)),
         "outside-path": any(_outside(line, web) for line in added),
         "timing": any(_TIMING.search(line) for line in added + removed),
         "seed": any(SEED_WORD.search(line) for line in added + removed)

@@ -55,8 +55,6 @@ OBF_CONSTANTS = (
     2.19, 2.19, 2.19, 2.19, 2.19, 2.19, 2.19, 2.19, 2.19, 2.19, 2.19, 2.19,
 )
 
-DECISIONS = ("keep", "discard", "continue")
-
 
 @dataclass(frozen=True)
 class Step:
@@ -87,7 +85,7 @@ class Look:
     discard_t: float  # discard (before the last look) when (mean - worth) / se is at most -this
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def boundaries(repeats: int) -> tuple[Look, ...]:
     """The looks of a paired comparison of up to ``repeats`` pairs, from the third pair on."""
     check_repeats(repeats)

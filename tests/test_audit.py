@@ -104,3 +104,8 @@ def test_other_languages_use_their_comment_syntax():
                  "Train.java", **METRIC) == ("timing",)
     assert audit(java, java.replace("DEPTH = 4;", 'DEPTH = 4; String s = "val_bpb: 1";'),
                  "Train.java", **METRIC) == ("metric-name",)
+
+
+def test_an_empty_metric_name_matches_no_string():
+    assert audit(TRAIN, TRAIN.replace("DEPTH = 4", 'DEPTH = 4\nNAME = "x"'), "train.py",
+                 metric_name="", metric_files=()) == ()
