@@ -215,6 +215,9 @@ def _derive(values: dict[str, Any], origins: dict[str, str], recipe) -> None:
     if values["metric_unit"] is None and values["metric_source"] == "size":
         values["metric_unit"] = "KB"
         origins["metric_unit"] = "default"
+    if values["holdout_direction"] is None:
+        values["holdout_direction"] = values["metric_direction"]
+        origins["holdout_direction"] = "metric_direction"
 
 
 def _check(config: Config) -> None:
@@ -258,6 +261,7 @@ def _check(config: Config) -> None:
         accepted = f"accepted: {', '.join(units)}" if units else "remove it"
         raise ConfigError(f"{where('metric_unit')}: metric_unit '{config.metric_unit}' does not "
                           f"fit metric_source '{config.metric_source}'; {accepted}")
+    _check_measurement(config, where)
     from autoresearch.metrics import validate
     try:
         validate(metric_spec(config))
@@ -266,6 +270,25 @@ def _check(config: Config) -> None:
         if origin.get(key, "default") == "default":
             raise
         raise ConfigError(f"{where(key)}: {exc.message}") from None
+
+
+def _check_measurement(config: Config, where: Callable[[str], str]) -> None:
+    """The holdout and comparison keys against each other."""
+    from autoresearch.compare import FIRST_LOOK, MAX_REPEATS
+
+    if config.compare == "paired" and not FIRST_LOOK <= config.repeats <= MAX_REPEATS:
+        raise ConfigError(f"{where('compare')}: compare: paired needs repeats from {FIRST_LOOK} "
+                          f"to {MAX_REPEATS} (pairs of runs), not {config.repeats}; set repeats")
+    if not config.holdout_command:
+        for key in ("holdout_direction", "holdout_files", "holdout_every", "holdout_tolerance"):
+            if config.origins[key] not in ("default", "metric_direction"):
+                raise ConfigError(f"{where(key)}: {key} needs holdout_command (the command "
+                                  "that prints the holdout metric); set it or remove "
+                                  f"{key}")
+    for target in config.targets:
+        if target in config.holdout_files:
+            raise ConfigError(f"{where('holdout_files')}: '{target}' is both the target_file "
+                              "and in holdout_files; the agent's file cannot be sealed")
 
 
 def metric_spec(config: Config):

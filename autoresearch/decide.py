@@ -232,12 +232,17 @@ def _code_in_line(line: str, syntax: _CommentSyntax, in_block: bool) -> tuple[st
     return "".join(code), in_block
 
 
-def code_lines(text: str, filename: str) -> int:
-    """Count non-blank, non-comment lines; comment syntax follows the file extension."""
+def code_text(text: str, filename: str) -> list[str]:
+    """Each line of ``text`` without its comments (the same heuristic as ``code_lines``)."""
     syntax = _SYNTAX_BY_SUFFIX.get(PurePath(filename).suffix.lower(), _HASH)
-    count = 0
+    code = []
     in_block = False
     for line in text.splitlines():
-        code, in_block = _code_in_line(line, syntax, in_block)
-        count += bool(code.strip())
-    return count
+        part, in_block = _code_in_line(line, syntax, in_block)
+        code.append(part)
+    return code
+
+
+def code_lines(text: str, filename: str) -> int:
+    """Count non-blank, non-comment lines; comment syntax follows the file extension."""
+    return sum(bool(line.strip()) for line in code_text(text, filename))

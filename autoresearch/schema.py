@@ -24,6 +24,7 @@ AGGREGATES = ("median", "min", "mean")
 AGENT_NAMES = ("claude", "codex", "gemini", "aider", "opencode", "command", "tune")
 SANDBOX_LEVELS = ("strict", "basic")
 RESULTS_COLUMNS = ("seed", "karpathy")
+COMPARISONS = ("single", "paired")
 
 
 class Invalid(ValueError):
@@ -153,6 +154,19 @@ def arguments(raw: Any) -> tuple[str, ...]:
         return tuple(shlex.split(text(raw)))
     except ValueError as exc:
         raise Invalid(f"is not a valid argument list ({exc})") from None
+
+
+def holdout_paths(raw: Any) -> tuple[str, ...]:
+    """Like ``paths``, but a holdout may also live outside the project (an absolute path)."""
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    found = []
+    for item in (text(i) for i in items if str(i).strip()):
+        if not Path(item).is_absolute() and ".." in Path(item).parts:
+            raise Invalid("must be paths inside the project (relative, without '..') or "
+                          "absolute paths")
+        found.append(item if Path(item).is_absolute()
+                     else Path(item).as_posix().removeprefix("./"))
+    return tuple(found)
 
 
 def positive_int(raw: Any) -> int:
@@ -306,6 +320,34 @@ class Settings:
         choice(RESULTS_COLUMNS), "seed",
         "Columns of results.tsv: seed (commit metric value status description) or karpathy "
         "(commit <metric> memory_gb status description).", ", ".join(RESULTS_COLUMNS))
+    holdout_command: str | None = key(
+        text, None,
+        "Command printing the sealed holdout metric (last number wins); run on candidates "
+        "the main metric would keep, never shown to the agent.", "a shell command")
+    holdout_direction: str | None = key(
+        choice(DIRECTIONS), None,
+        "Whether lower or higher holdout values are better (default: metric_direction).",
+        " or ".join(DIRECTIONS))
+    holdout_files: tuple[str, ...] = key(
+        holdout_paths, (),
+        "Files or directories only the holdout needs; removed from the agent's copy and the "
+        "run's tree.", "paths inside the project or absolute paths")
+    holdout_every: int = key(
+        positive_int, 1, "Run the holdout on every N-th candidate the main metric would keep.",
+        "a whole number >= 1")
+    holdout_tolerance: float | None = key(
+        non_negative, None,
+        "How much worse than the best's holdout a keep's may be (default: the calibrated "
+        "noise floor, else 0).", "a number >= 0")
+    remeasure_every: int = key(
+        non_negative_int, 0,
+        "Re-run the best every N experiments and pool its samples (0: never).",
+        "a whole number >= 0")
+    compare: str = key(
+        choice(COMPARISONS), "single",
+        "single: the candidate's repeats against the best's value; paired: candidate and best "
+        "run in turns, up to repeats pairs, until a sequential test decides.",
+        ", ".join(COMPARISONS))
 
 
 SCHEMA: tuple[Key, ...] = tuple(

@@ -172,6 +172,24 @@ def test_seed_readonly_files_syntax_is_comma_separated(custom_project):
 # -- precedence: recipe < CLAUDE.md < autoresearch.yaml < flags ---------------------------
 
 
+def test_the_measurement_keys(ml_project, show_config, tmp_path):
+    project = ml_project()
+    shown = show_config(project)
+    assert shown["compare"] == ("single", "default")
+    assert shown["remeasure_every"] == ("0", "default")
+    assert shown["holdout_direction"] == ("lower_is_better", "metric_direction")
+    sealed = tmp_path / "sealed"
+    (project / "autoresearch.yaml").write_text(
+        "compare: paired\nrepeats: 8\nremeasure_every: 5\nholdout_command: sh holdout.sh\n"
+        f"holdout_files: [./data/hidden, {sealed}]\nholdout_every: 3\n"
+        "holdout_tolerance: 0.01\nholdout_direction: higher_is_better\n")
+    shown = show_config(project)
+    assert shown["compare"] == ("paired", "autoresearch.yaml:1")
+    assert shown["holdout_files"] == (f"data/hidden, {sealed}", "autoresearch.yaml:5")
+    assert shown["holdout_tolerance"] == ("0.01", "autoresearch.yaml:7")
+    assert shown["holdout_direction"] == ("higher_is_better", "autoresearch.yaml:8")
+
+
 def test_later_sources_win(ml_project, show_config):
     project = ml_project()
     (project / "CLAUDE.md").write_text(
@@ -353,6 +371,32 @@ BAD_INPUTS = {
     "bad boolean": (
         {}, ["--agent-skip-permissions=yes"],
         "option --agent-skip-permissions takes no value"),
+    "compare paired with one repeat": (
+        {"autoresearch.yaml": "compare: paired\n"}, [],
+        "{p}/autoresearch.yaml:1: compare: paired needs repeats from 3 to 50 (pairs of runs), "
+        "not 1; set repeats"),
+    "misspelt compare": (
+        {}, ["--compare", "pairs"],
+        "--compare: compare = 'pairs' is not accepted; did you mean 'paired'? "
+        "accepted: single, paired"),
+    "holdout key without holdout_command": (
+        {"autoresearch.yaml": "repeats: 2\nholdout_every: 2\n"}, [],
+        "{p}/autoresearch.yaml:2: holdout_every needs holdout_command (the command that "
+        "prints the holdout metric); set it or remove holdout_every"),
+    "holdout file above the project": (
+        {}, ["--holdout-files", "data/x, ../secret"],
+        "--holdout-files: holdout_files = 'data/x, ../secret' must be paths inside the "
+        "project (relative, without '..') or absolute paths"),
+    "target in holdout_files": (
+        {"autoresearch.yaml": "holdout_command: echo 1\nholdout_files: train.py\n"}, [],
+        "{p}/autoresearch.yaml:2: 'train.py' is both the target_file and in holdout_files; "
+        "the agent's file cannot be sealed"),
+    "negative remeasure_every": (
+        {}, ["--remeasure-every", "-1"],
+        "--remeasure-every: remeasure_every = '-1' must be at least 0"),
+    "negative holdout_tolerance": (
+        {"CLAUDE.md": CLAUDE + "- holdout_tolerance: -0.5\n"}, [],
+        "{p}/CLAUDE.md:4: holdout_tolerance = '-0.5' must be at least 0"),
     "unknown CLI option": (
         {}, ["--time-budgte", "60"],
         "unknown option '--time-budgte' for 'config'; did you mean '--time-budget'? "
