@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from autoresearch import claude_md, recipes as recipes_mod
+from autoresearch import claude_md, recipes as recipes_mod, sandbox
 from autoresearch.errors import ConfigError
 from autoresearch.yamlio import load_yaml_mapping
 
@@ -217,6 +217,10 @@ SCHEMA: tuple[Key, ...] = (
         "Stop after this many agent failures in a row.", "a whole number >= 1"),
     Key("instructions", _text, None,
         "Extra instructions for the agent (program.md is used when present).", "text"),
+    Key("sandbox", _choice(sandbox.LEVELS), None,
+        "How the agent is sealed: strict (bubblewrap: only its copy writable, the repository "
+        "and the tool's state invisible) or basic (its copy, unconfined); default strict "
+        "where bubblewrap works, else basic.", " or ".join(sandbox.LEVELS)),
 )
 KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",
@@ -488,5 +492,9 @@ def describe(config: Config) -> str:
         shown = ", ".join(value) if isinstance(value, tuple) else ("" if value is None else value)
         if isinstance(shown, float) and shown.is_integer():
             shown = int(shown)
-        lines.append(f"{key.name.ljust(width)} = {shown}  ({config.origins[key.name]})")
+        origin = config.origins[key.name]
+        if key.name == "sandbox":  # the level in force, and why
+            shown, why = sandbox.probe(value)
+            origin = f"{origin}: {why}"
+        lines.append(f"{key.name.ljust(width)} = {shown}  ({origin})")
     return "\n".join(header + lines)
