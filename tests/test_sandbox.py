@@ -201,6 +201,19 @@ def test_nested_paths_are_mounted_parents_first(tmp_path):
     assert "--unshare-net" not in argv
 
 
+def test_paths_are_resolved_and_escape_sockets_hidden(tmp_path):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "repo")
+    argv = sandbox.wrap(["true"], level="strict", copy=tmp_path / "repo",
+                        hidden=[tmp_path / "link" / ".."])
+    assert argv[argv.index("--chdir") + 1] == str((tmp_path / "repo").resolve())
+    assert str(tmp_path.resolve()) in argv
+    mounted = {argv[i + 1] for i, arg in enumerate(argv) if arg == "--tmpfs"}
+    mounted |= {argv[i + 2] for i, arg in enumerate(argv) if arg == "--dev-bind"}
+    present = {str(Path(p).resolve()) for p in sandbox.ESCAPE_SOCKETS if os.path.lexists(p)}
+    assert present <= mounted
+
+
 def test_a_path_both_writable_and_hidden_is_refused(tmp_path):
     with pytest.raises(ValueError, match="both writable and hidden"):
         sandbox.wrap(["true"], level="strict", copy=tmp_path, hidden=[tmp_path])
