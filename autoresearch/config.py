@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from autoresearch import claude_md, recipes as recipes_mod
+from autoresearch import claude_md, recipes as recipes_mod, sandbox
 from autoresearch.errors import ConfigError
 from autoresearch.schema import (KEYS, SCHEMA, SIZE_UNITS, TIME_UNITS, Invalid, Settings, duration,
                                  suggest)
@@ -320,5 +320,9 @@ def describe(config: Config) -> str:
         shown = ", ".join(value) if isinstance(value, tuple) else ("" if value is None else value)
         if isinstance(shown, float) and shown.is_integer():
             shown = int(shown)
-        lines.append(f"{key.name.ljust(width)} = {shown}  ({config.origins[key.name]})")
+        origin = config.origins[key.name]
+        if key.name == "sandbox":  # the level in force, and why
+            shown, why = sandbox.probe(value)
+            origin = f"{origin}: {why}"
+        lines.append(f"{key.name.ljust(width)} = {shown}  ({origin})")
     return "\n".join(header + lines)

@@ -63,6 +63,16 @@ class Change:
         return self.code == "??"
 
 
+@dataclass(frozen=True)
+class TreeEntry:
+    """One entry of a commit's tree: its path, git mode (0o100644, 0o100755, 0o120000 for
+    a symbolic link, 0o160000 for a submodule) and object id."""
+
+    path: str
+    mode: int
+    oid: str
+
+
 class GitCommandError(UserError):
     """A git command failed; the message carries git's own first error line."""
 
@@ -185,6 +195,26 @@ class Repo:
                     del self._files[next(iter(self._files))]
                 self._files[key] = content
             return content
+
+    def tree_entries(self, rev: str, path: str = "") -> list[TreeEntry]:
+        """Every entry below ``path`` ("" = the root) in ``rev``'s tree, recursively.
+
+        Paths are relative to ``path``; a submodule is one entry of mode 160000.
+        """
+        spec = f"{rev}:{path}" if path else f"{rev}^{{tree}}"
+        out = self.run("ls-tree", "-r", "-z", spec, strip=False)
+        entries = []
+        for record in out.split("\0"):
+            if record:
+                meta, _, name = record.partition("\t")
+                mode, _, oid = meta.split(" ")
+                entries.append(TreeEntry(name, int(mode, 8), oid))
+        return entries
+
+    def blob(self, oid: str) -> bytes:
+        """The content of blob ``oid`` (through git's persistent cat-file process)."""
+        with self._objects:
+            return self._repo.odb.stream(bytes.fromhex(oid)).read()
 
     def commit_message(self, rev: str) -> str:
         with self._objects:
@@ -459,3 +489,31 @@ def open_repo(path: Path) -> Repo:
         repo.close()
         raise EnvironmentProblem(f"git {found} is too old: autoresearch needs git {need} or newer")
     return repo
+
+
+# The fresh repository of a sandbox copy: none of the user's or the system's git config
+# (hooks, templates, filters, signing) applies to it.
+PRIVATE_ENV = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+               "GIT_AUTHOR_NAME": FALLBACK_IDENTITY[0], "GIT_AUTHOR_EMAIL": FALLBACK_IDENTITY[1],
+               "GIT_COMMITTER_NAME": FALLBACK_IDENTITY[0],
+               "GIT_COMMITTER_EMAIL": FALLBACK_IDENTITY[1],
+               "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
+               "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z"}
+
+
+def init_private(path: Path, message: str) -> None:
+    """Make ``path`` a repository of its own with one commit of everything in it.
+
+    No template (so no hooks), no user or system config, a pinned identity and date, and
+    none of the caller's GIT_* variables (GIT_DIR would point git at another repository).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")} | PRIVATE_ENV
+    for args in (["init", "--quiet", "--template=", "."],
+                 ["add", "--all"],
+                 ["-c", "core.hooksPath=" + os.devnull, "commit", "--quiet", "--no-verify",
+                  "--allow-empty", "--message", message]):
+        done = subprocess.run(["git", "-c", "init.defaultBranch=main", *args], cwd=path,
+                              env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            error = (done.stderr or done.stdout).strip().splitlines() or [f"exit {done.returncode}"]
+            raise GitCommandError(f"git {args[0]} failed in {path}: {error[0]}")
