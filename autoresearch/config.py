@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from autoresearch.yamlio import load_yaml_mapping
 
 CONFIG_FILE = "autoresearch.yaml"
 CLAUDE_FILE = "CLAUDE.md"
+SANDBOX_ENV = "AUTORESEARCH_SANDBOX"  # the default sandbox level of this machine
 # Kept importable from here: the schema module owns them.
 __all__ = ["Config", "ConfigError", "Invalid", "KEYS", "SCHEMA", "Setting", "describe",
            "metric_spec", "parse_duration", "resolve"]
@@ -133,6 +135,8 @@ def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
         user.update(layer)
     recipe, matched = _choose_recipe(project, user)
     settings = {k.name: Setting(k.default, "default") for k in SCHEMA}
+    if os.environ.get(SANDBOX_ENV):  # a machine-wide default (CI, a test suite)
+        settings["sandbox"] = Setting(os.environ[SANDBOX_ENV], SANDBOX_ENV)
     settings.update(_recipe_layer(recipe, project))
     settings.update(user)
     for key, source in SOURCE_OF_KEY.items():

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoresearch import decide, faults, prompt
+from autoresearch import decide, faults, project_copy, prompt
 from autoresearch.agents.base import AgentFailure, AgentSettings
 from autoresearch.branch import Branch
 from autoresearch.config import Config
@@ -29,10 +29,9 @@ from autoresearch.history import History
 from autoresearch.live import Live
 from autoresearch.mirrors import Ledger
 from autoresearch.output import Console, safe
-from autoresearch.proposal import Committed
 from autoresearch.runner import tail
 from autoresearch.state import Layout
-from autoresearch.worker import DONE, Candidate, Measure
+from autoresearch.worker import DONE, Candidate, Committed, Measure
 
 OLDER_BEST = "not better than the current best (made on an older best)"
 CONFLICT = "does not apply to the current best (made on an older best)"
@@ -45,6 +44,7 @@ class Ticket:
     best: str  # full sha the candidate starts from
     prompt: str
     committed: tuple[Committed, ...]  # the targets as the best has them
+    listing: dict  # project_copy.committed(): every file the agent's copy holds
 
 
 @dataclass
@@ -62,6 +62,9 @@ class Context:
     backoff_s: float = 2.0
     coordinator: "Coordinator | None" = None
     workspaces: dict = field(default_factory=dict)  # worker number -> Workspace (0: its own)
+    sandbox: str = "basic"  # the agent's seal in force (sandbox.probe)
+    hidden_from_agent: tuple = ()  # paths a strictly sealed agent cannot see
+    sealed_files: tuple = ()  # project files never in the agent's copy (the holdout's)
 
     def tick(self, worker: int, phase: str, elapsed: float, limit: float) -> None:
         self.live.tick(worker, phase, elapsed, limit)
@@ -125,7 +128,11 @@ class Coordinator:
         self.c.live.phase(worker, "agent", limit_s=self.config.agent_timeout)
         others = tuple(idea for number, idea in self.session.in_flight.items()
                        if number != worker)
-        return Ticket(best, self._prompt(others), committed_targets(self.c, best))
+        listing = project_copy.committed(self.c.layout.repo_root, best,
+                                         self.c.layout.project_path,
+                                         exclude=self.c.sealed_files)
+        return Ticket(best, self._prompt(others), committed_targets(self.c, best, listing),
+                      listing)
 
     def _prompt(self, others: tuple[str, ...]) -> str:
         h = self.history
@@ -336,15 +343,15 @@ def policy(config: Config) -> decide.Policy:
                          aggregate=config.aggregate)
 
 
-def committed_targets(context: Context, best: str) -> tuple[Committed, ...]:
+def committed_targets(context: Context, best: str, listing: dict) -> tuple[Committed, ...]:
     """The targets as ``best`` has them; each must be a regular file tracked there."""
     found = []
     for target in context.config.targets:
-        path = context.layout.in_repo(target)
-        entry = context.repo.entry(best, path)
+        entry = listing.get(target)
         if entry is None or not entry.regular_file:
-            what = "is not tracked" if entry is None else f"is not a regular file ({entry.mode})"
+            what = "is not tracked" if entry is None else \
+                f"is not a regular file (mode {entry.git_mode})"
             raise ConfigError(f"target_file '{target}' {what} in commit {best[:7]}; the target "
                               "must be a regular file committed in the project")
-        found.append(Committed(target, entry.mode, context.repo.file_at(best, path) or b""))
+        found.append(Committed(target, entry.git_mode, context.repo.blob(entry.oid)))
     return tuple(found)

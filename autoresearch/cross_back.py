@@ -64,7 +64,7 @@ def read_back(copy: Path, targets: Iterable[str], committed: Mapping[str, TreeEn
         if isinstance(outcome, bytes):
             contents[target] = outcome
         else:
-            rejections.append(f"target '{target}' {outcome}; the proposal is rejected")
+            rejections.append(f"the target file {target} {outcome}")
     changed = any(blob_id(data) != committed[t].oid for t, data in contents.items())
     ignored = sorted(_differences(copy, committed, set(targets), with_git))
     return CrossBack(contents={} if rejections else contents, rejections=tuple(rejections),

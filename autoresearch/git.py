@@ -39,19 +39,6 @@ def _import_gitpython():
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One path of a commit's tree: ``git ls-tree`` mode, type and object id."""
-
-    mode: str  # 100644, 100755 (files), 120000 (symlink), 160000 (submodule), 040000 (tree)
-    kind: str  # blob, tree, commit
-    sha: str
-
-    @property
-    def regular_file(self) -> bool:
-        return self.kind == "blob" and self.mode in ("100644", "100755")
-
-
-@dataclass(frozen=True)
 class Change:
     """One entry of ``git status``: a two-letter code and a path relative to the root."""
 
@@ -71,6 +58,14 @@ class TreeEntry:
     path: str
     mode: int
     oid: str
+
+    @property
+    def regular_file(self) -> bool:
+        return self.mode in (0o100644, 0o100755)
+
+    @property
+    def git_mode(self) -> str:
+        return f"{self.mode:o}"
 
 
 class GitCommandError(UserError):
@@ -96,6 +91,7 @@ class Repo:
         # GitPython reads objects through long-lived git processes that one thread at a
         # time may use (parallel workers share this Repo).
         self._objects = threading.RLock()
+        self._worktrees = threading.Lock()
         self._identity_args: list[str] | None = None
         self._files: dict[tuple[str, str], bytes | None] = {}
 
@@ -330,14 +326,14 @@ class Repo:
                                   f"{message[0] if message else f'exit code {done.returncode}'}")
         return done.stdout.decode(errors="replace").strip()
 
-    def entry(self, rev: str, path: str) -> Entry | None:
+    def entry(self, rev: str, path: str) -> TreeEntry | None:
         """What ``path`` is in ``rev``'s tree (None when absent)."""
         out = self._plumb("ls-tree", "-z", "--full-tree", rev, "--", path)
         for record in out.split("\0"):
             meta, _, name = record.partition("\t")
             if name == path:
-                mode, kind, sha = meta.split()
-                return Entry(mode, kind, sha)
+                mode, _, sha = meta.split()
+                return TreeEntry(name, int(mode, 8), sha)
         return None
 
     def tracked(self, rev: str, under: str = "") -> set[str]:
@@ -436,11 +432,13 @@ class Repo:
     # -- worktrees (parallel workers) ----------------------------------------
     def worktree_add(self, path: Path, rev: str) -> None:
         """A detached work tree at ``path`` with ``rev`` checked out (objects shared)."""
-        self.run("worktree", "add", "--force", "--detach", str(path), rev)
+        with self._worktrees:  # git's worktree bookkeeping takes one change at a time
+            self.run("worktree", "add", "--force", "--detach", str(path), rev)
 
     def worktree_remove(self, path: Path) -> None:
         """Remove the work tree at ``path``, with its changes (twice --force: even locked)."""
-        self.run("worktree", "remove", "--force", "--force", str(path))
+        with self._worktrees:
+            self.run("worktree", "remove", "--force", "--force", str(path))
 
     def worktree_list(self) -> list[Path]:
         """Every work tree of the repository, the main one first."""
@@ -450,7 +448,8 @@ class Repo:
 
     def worktree_prune(self) -> None:
         """Forget work trees whose directory is gone."""
-        self.run("worktree", "prune")
+        with self._worktrees:
+            self.run("worktree", "prune")
 
 
 def _remove_empty_parents(directory: Path, root: Path) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch import agents, devices, hooks, recovery
+from autoresearch import agents, devices, hooks, recovery, sandbox
 from autoresearch.agents.base import AgentSettings
 from autoresearch.branch import Branch
 from autoresearch.children import ChildRegistry
@@ -117,6 +117,12 @@ class LoopRun:
             live=Live(layout.live, tag, plan.jobs), backoff_s=recovery.backoff_s())
         self.context.workspaces = {n: Workspace(repo, layout, f"w{n}", config.run_files)
                                    for n in range(0, plan.workers + 1)}
+        self.context.sandbox, _ = sandbox.probe(config.sandbox)
+        self.context.sealed_files = tuple(p for p in config.holdout_files
+                                          if not Path(p).is_absolute())
+        self.context.hidden_from_agent = tuple(dict.fromkeys(
+            [layout.repo_root, layout.common_dir, layout.state, layout.worktrees,
+             *(Path(p) for p in config.holdout_files if Path(p).is_absolute())]))
         self.children = children
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []

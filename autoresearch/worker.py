@@ -2,7 +2,8 @@
 
 A worker owns a worktree (``Workspace``) and makes candidates one at a time. For each it asks
 the coordinator for a ticket (the best to start from and the prompt), has the agent edit a
-copy of that best (proposal.py), commits the target's new bytes onto the best with git
+copy of that best (project_copy, sandbox, agent_home; only the targets cross back:
+cross_back), commits the target's new bytes onto the best with git
 plumbing (no hooks, no index, nothing else can slip in), notes the candidate as pending, and
 then does what the coordinator asks until it says done: measure it on the current best
 (moving it there first when the best changed meanwhile), and nothing else. The coordinator
@@ -12,12 +13,13 @@ is N workers in threads calling it through a mailbox.
 
 from __future__ import annotations
 
+import difflib
 import queue
 import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from autoresearch import devices, faults, proposal
+from autoresearch import agent_home, cross_back, devices, faults, project_copy, sandbox
 from autoresearch.agents.base import AgentFailure, AgentRequest
 from autoresearch.experiment import AgentUsage, Measurement
 from autoresearch.state import read_json, write_json
@@ -27,6 +29,24 @@ if TYPE_CHECKING:
     from autoresearch.coordinator import Coordinator, Ticket
 
 POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Committed:
+    """A target file as the best commit has it."""
+
+    path: str  # project-relative
+    mode: str  # 100644 or 100755
+    content: bytes
+
+
+def shortstat(old: bytes, new: bytes) -> str:
+    """"+A -R lines" between two versions of a file (for a description the agent did not give)."""
+    diff = list(difflib.unified_diff(old.decode("utf-8", "replace").splitlines(),
+                                     new.decode("utf-8", "replace").splitlines(), lineterm="", n=0))
+    added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
+    removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
+    return f"+{added} -{removed} lines"
 
 
 class WorkerStopped(BaseException):
@@ -112,32 +132,48 @@ class Worker:
 
     # -- propose --------------------------------------------------------------------------------
     def propose(self, ticket: "Ticket") -> Candidate:
+        """The agent edits a sealed copy of the best; only the targets' bytes come back."""
         c = self.context
-        scratch = proposal.scratch_dir(c.layout.agent_dir / "copies", f"w{self.number}")
-        copy = scratch / "project"
+        scratch = c.layout.agent_dir / "copies" / f"w{self.number}"
+        project_copy.remove_copy(scratch)  # a killed call's leftovers
+        copy = project_copy.make_copy(c.layout.repo_root, ticket.best, c.layout.project_path,
+                                      scratch / "project", exclude=c.sealed_files,
+                                      with_git=c.agent.name == "aider")
+        home = agent_home.prepare(c.agent.name, scratch / "home")
+        io = scratch / "io"
+        io.mkdir()
         try:
-            written = proposal.make_copy(c.layout.repo_root, ticket.best, c.layout.project_path,
-                                         copy)
             request = AgentRequest(
                 prompt=ticket.prompt, project_dir=copy, target_files=c.config.targets,
                 work_dir=c.layout.agent_dir / f"w{self.number}", settings=c.agent_settings,
                 metric_name=c.config.metric_name, direction=c.config.metric_direction,
                 on_tick=lambda elapsed: self._tick("agent", elapsed, c.config.agent_timeout),
-                children=c.engine.children)
-            raw = c.agent.propose(request)
+                children=c.engine.children, prompt_dir=io,
+                wrap=lambda argv: sandbox.wrap(argv, level=c.sandbox, copy=copy,
+                                               writable=[home.path, io],
+                                               hidden=c.hidden_from_agent),
+                env={**home.env, **sandbox.copy_environment(copy)})
+            try:
+                raw = c.agent.propose(request)
+            finally:
+                agent_home.write_back(home)
             faults.point("after_agent")
-            back = proposal.read_back(copy, ticket.committed, written)
+            back = cross_back.read_back(copy, c.config.targets, ticket.listing,
+                                        with_git=c.agent.name == "aider")
         finally:
-            proposal.remove(scratch)
+            project_copy.remove_copy(scratch)
         usage = AgentUsage(raw.cost_usd, raw.duration_s, raw.input_tokens, raw.output_tokens)
         described = (raw.description or "").strip()
+        ignored = back.ignored + ((f"(+{back.ignored_total - len(back.ignored)} more)",)
+                                  if back.ignored_total > len(back.ignored) else ())
         if "\0" in described:
             return Candidate(described.replace("\0", "?"), ticket.best, agent=usage, raw=raw,
                              rejection="rejected: the agent's description holds a NUL byte",
-                             ignored=back.ignored, worker=self.number)
-        if back.rejection:
+                             ignored=ignored, worker=self.number)
+        if back.rejections:
             return Candidate(described or "edit", ticket.best, agent=usage, raw=raw,
-                             rejection=back.rejection, ignored=back.ignored, worker=self.number)
+                             rejection="rejected: " + "; ".join(back.rejections),
+                             ignored=ignored, worker=self.number)
         if not back.changed:
             raise AgentFailure("the agent made no change to "
                                f"{', '.join(c.config.targets)}", raw.output_tail)
@@ -150,12 +186,12 @@ class Worker:
             message += f"\n\nAutoresearch-Worker: {self.number}"
         sha = c.repo.commit_with(ticket.best, files, message)
         candidate = Candidate(description, ticket.best, sha, agent=usage, raw=raw,
-                              ignored=back.ignored, worker=self.number)
+                              ignored=ignored, worker=self.number)
         write_json(c.layout.pending / f"{sha}.json", candidate.to_json())
         return candidate
 
     def _summary(self, ticket: "Ticket", contents: dict[str, bytes]) -> str:
-        stats = [proposal.shortstat(t.content, contents[t.path]) for t in ticket.committed]
+        stats = [shortstat(t.content, contents[t.path]) for t in ticket.committed]
         return f"edit {', '.join(self.context.config.targets)} ({'; '.join(stats)})"
 
     # -- measure ----------------------------------------------------------------------------
@@ -188,7 +224,7 @@ class Worker:
             entry = c.repo.entry(best, path)
             if entry is None or not entry.regular_file:
                 return None
-            files[path] = (entry.mode, c.repo.merge_text(ours, base, theirs))
+            files[path] = (entry.git_mode, c.repo.merge_text(ours, base, theirs))
         if all(content == (c.repo.file_at(best, p) or b"") for p, (_, content) in files.items()):
             return None  # nothing of it is left on the new best
         message = c.repo.commit_message(candidate.commit)

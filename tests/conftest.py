@@ -19,6 +19,11 @@ import helpers
 import pytest
 from helpers import IDENTITY, home_environment
 
+# The stand-in agents keep their plans and counters beside the test's project (under /tmp),
+# which the strict sandbox hides: the suite runs them at the basic level unless a test asks
+# for strict (tests/test_adversarial.py runs every misbehaviour at both levels).
+os.environ.setdefault("AUTORESEARCH_SANDBOX", "basic")
+
 # The custom project's CLAUDE.md section, exactly as the seed's README writes it.
 SEED_SECTION = """\
 ## autoresearch

@@ -87,7 +87,7 @@ def rejection(path: Path, listing: dict) -> str:
 def test_a_deleted_target_is_rejected(copy):
     path, listing = copy
     (path / "train.py").unlink()
-    assert rejection(path, listing) == "target 'train.py' was deleted; the proposal is rejected"
+    assert rejection(path, listing) == "the target file train.py was deleted"
 
 
 def test_a_target_that_became_a_symlink_is_rejected_even_to_the_same_bytes(copy, tmp_path):
@@ -96,29 +96,28 @@ def test_a_target_that_became_a_symlink_is_rejected_even_to_the_same_bytes(copy,
     outside.write_text(FILES["train.py"])
     (path / "train.py").unlink()
     os.symlink(outside, path / "train.py")
-    assert "'train.py' became a symbolic link" in rejection(path, listing)
+    assert "the target file train.py became a symbolic link" in rejection(path, listing)
 
 
 def test_a_target_that_became_a_directory_is_rejected(copy):
     path, listing = copy
     (path / "train.py").unlink()
     (path / "train.py").mkdir()
-    assert "'train.py' became a directory" in rejection(path, listing)
+    assert "the target file train.py became a directory" in rejection(path, listing)
 
 
 def test_a_target_that_became_a_nested_repository_is_rejected(copy):
     path, listing = copy
     (path / "train.py").unlink()
     (path / "train.py/.git").mkdir(parents=True)
-    assert "'train.py' became a nested repository" in rejection(path, listing)
+    assert "the target file train.py became a nested repository" in rejection(path, listing)
 
 
 def test_a_target_inside_a_nested_repository_is_rejected(copy):
     path, listing = copy
     (path / "src/.git").write_text("gitdir: /elsewhere\n")
-    assert rejection(path, listing) == ("target 'src/model.py' cannot be read: its directory "
-                                        "'src' became a nested repository; the proposal is "
-                                        "rejected")
+    assert rejection(path, listing) == ("the target file src/model.py cannot be read: its "
+                                        "directory 'src' became a nested repository")
 
 
 def test_a_target_reached_through_a_linked_directory_is_rejected(copy, tmp_path):
@@ -132,14 +131,14 @@ def test_a_target_reached_through_a_linked_directory_is_rejected(copy, tmp_path)
 def test_a_target_whose_mode_changed_is_rejected(copy):
     path, listing = copy
     (path / "train.py").chmod(0o755)
-    assert "'train.py' changed mode from 100644 to 100755" in rejection(path, listing)
+    assert "the target file train.py changed mode from 100644 to 100755" in rejection(path, listing)
 
 
 def test_a_target_that_became_a_fifo_is_rejected_without_blocking(copy):
     path, listing = copy
     (path / "train.py").unlink()
     os.mkfifo(path / "train.py")
-    assert "'train.py' is no longer a regular file" in rejection(path, listing)
+    assert "the target file train.py is no longer a regular file" in rejection(path, listing)
 
 
 def test_a_target_must_be_a_committed_regular_file(copy):

@@ -364,7 +364,7 @@ def test_a_candidate_moves_onto_a_newer_best_without_touching_any_tree(tmp_path:
     try:
         with open_repo(project) as repo:
             base = repo.head_sha()
-            mode = repo.entry(base, "train.py").mode
+            mode = repo.entry(base, "train.py").git_mode
             candidate = repo.commit_with(
                 base, {"train.py": (mode, TRAIN.replace("B = 0.5", "B = 0.1").encode())},
                 "experiment: B")

@@ -259,7 +259,7 @@ def test_a_kill_between_the_ledger_and_its_mirrors_is_completed(project, env):
     logged = check_invariants(project)
     assert [d["details"]["commit"] for d in logged].count("0000000") == 2
     assert logged[1]["details"]["reason"] == (
-        "rejected: the target file train.py became a symlink")
+        "rejected: the target file train.py became a symbolic link")
 
 
 def test_files_the_user_creates_while_the_loop_works_are_never_touched(tmp_path, project,

@@ -161,6 +161,7 @@ def test_the_sandbox_key_accepts_the_two_levels(ml_project, tmp_path):
 # -- the command line ----------------------------------------------------------------------
 
 def test_autoresearch_config_shows_the_level_in_force_and_why(ml_project, tmp_path, monkeypatch):
+    monkeypatch.delenv("AUTORESEARCH_SANDBOX")  # the suite's default: basic
     project = ml_project(git=True)
     shown = parse_config(config.describe(config.resolve(project)))["sandbox"]
     assert shown == (LEVEL, f"default: {WHY}")

@@ -46,6 +46,12 @@ class AgentRequest:
     direction: str = "lower_is_better"
     on_tick: Callable[[float], None] | None = None
     children: ChildRegistry | None = None  # records the CLI's process for recovery
+    # The seal (sandbox.py): where the agent reads its prompt (its scratch: the work_dir is
+    # out of its reach), the command line that wraps its program, and the variables that
+    # point its CLI at a per-call home.
+    prompt_dir: Path | None = None
+    wrap: Callable[[list[str]], list[str]] | None = None
+    env: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,8 @@ class Completed:
 
 
 def prompt_path(request: AgentRequest) -> Path:
-    return request.work_dir / PROMPT_FILE
+    """Where the agent reads its prompt file."""
+    return (request.prompt_dir or request.work_dir) / PROMPT_FILE
 
 
 def run_cli(
@@ -120,7 +127,12 @@ def run_cli(
     environment (it needs its API keys), with ``env`` layered over it.
     """
     request.work_dir.mkdir(parents=True, exist_ok=True)
-    prompt_path(request).write_text(request.prompt, encoding="utf-8")
+    (request.work_dir / PROMPT_FILE).write_text(request.prompt, encoding="utf-8")  # the record
+    if request.prompt_dir is not None:
+        prompt_path(request).write_text(request.prompt, encoding="utf-8")
+    if request.wrap is not None:
+        argv = request.wrap(list(argv))
+    env = {**(request.env or {}), **(env or {})}
     stdout_path = request.work_dir / f"{name}.stdout"
     stderr_path = request.work_dir / f"{name}.stderr"
     timeout = request.settings.timeout_s
@@ -131,7 +143,7 @@ def run_cli(
         stdout_path=stdout_path,
         stderr_path=stderr_path,
         input_text=input_text,
-        env=env,
+        env=env or None,
         on_tick=request.on_tick,
         children=request.children,
     )
