@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from autoresearch import claude_md, recipes as recipes_mod
+from autoresearch import claude_md, compression, project_files, recipes as recipes_mod
 from autoresearch.errors import ConfigError
 from autoresearch.yamlio import load_yaml_mapping
 
 CONFIG_FILE = "autoresearch.yaml"
 CLAUDE_FILE = "CLAUDE.md"
 DIRECTIONS = ("lower_is_better", "higher_is_better")
-METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time")
+METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time", "emitted")
 METRIC_UNITS = ("B", "KB", "MB", "GB", "s", "ms")
 AGGREGATES = ("median", "min", "mean")
 AGENT_NAMES = ("claude", "codex", "gemini", "aider", "opencode", "command", "tune")
@@ -50,6 +50,18 @@ def _paths(raw: Any) -> tuple[str, ...]:
         if Path(path).is_absolute() or ".." in Path(path).parts:
             raise Invalid("must be paths inside the project (relative, without '..')")
     return paths
+
+
+def _globs(raw: Any) -> tuple[str, ...]:
+    """Comma-separated globs or a YAML list; ``none`` for no pattern at all."""
+    if not isinstance(raw, list) and str(raw).strip().lower() == "none":
+        return ()
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    globs = tuple(str(i).strip().removeprefix("./") for i in items if str(i).strip())
+    for pattern in globs:
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            raise Invalid("must be globs relative to the project (no leading / or '..')")
+    return globs
 
 
 def _number(raw: Any, *, integer: bool = False, minimum: float | None = None,
@@ -171,12 +183,13 @@ SCHEMA: tuple[Key, ...] = (
         "a recipe name"),
     Key("metric_source", _choice(METRIC_SOURCES), None,
         "How to read the metric: command (metric_parse), regex, lines (METRIC name=value), "
-        "json (metric_file + metric_jmespath), size (metric_file), time (wall time).",
+        "json (metric_file + metric_jmespath), size (metric_file), time (wall time), "
+        "emitted (size of the files under metric_file that the run wrote: not tracked by git).",
         ", ".join(METRIC_SOURCES)),
     Key("metric_regex", _text, None, "Regex with one group over the run output.", "a regex"),
     Key("metric_file", _text, None,
-        "JSON file (source json) or file/glob list whose total size is the metric (source size).",
-        "a path or comma-separated globs"),
+        "JSON file (source json) or file/glob list whose total size is the metric (source "
+        "size or emitted).", "a path or comma-separated globs"),
     Key("metric_jmespath", _text, None, "jmespath expression into metric_file (source json).",
         "a jmespath expression"),
     Key("metric_unit", _choice(METRIC_UNITS), None, "Unit for size/time metrics.",
@@ -217,11 +230,23 @@ SCHEMA: tuple[Key, ...] = (
         "Stop after this many agent failures in a row.", "a whole number >= 1"),
     Key("instructions", _text, None,
         "Extra instructions for the agent (program.md is used when present).", "text"),
+    Key("metric_exclude", _globs, ("*.map", "*.d.ts", "*.d.mts", "*.d.cts"),
+        "Files a size or emitted metric never counts (a pattern without / matches the name "
+        "at any depth).", "comma-separated globs, or none"),
+    Key("size_compression", _choice(compression.METHODS), "none",
+        "How each file is compressed before a size or emitted metric adds it up (gzip: level "
+        "9, as size-limit and bundlewatch report; brotli needs the brotli extra).",
+        ", ".join(compression.METHODS)),
+    Key("required_outputs", _globs, (),
+        "Outputs (content hashes removed) that a candidate must still emit when the best run "
+        "did; one missing makes the run a crash.", "comma-separated globs, or none"),
 )
 KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",
                       "command": "metric_parse", "file": "metric_file",
-                      "jmespath": "metric_jmespath", "unit": "metric_unit"}
+                      "jmespath": "metric_jmespath", "unit": "metric_unit",
+                      "exclude": "metric_exclude", "compression": "size_compression"}
+SIZE_SOURCES = ("size", "emitted")
 # Setting one of these in your own config chooses its metric source over the recipe's.
 SOURCE_OF_KEY = {"metric_parse": "command", "metric_regex": "regex", "metric_jmespath": "json"}
 
@@ -240,6 +265,7 @@ class Config:
     values: Mapping[str, Any]
     origins: Mapping[str, str]
     matched: tuple[str, ...] = field(default=())
+    files_from: str = ""  # where defaults were looked for: "files tracked by git", ...
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -260,7 +286,8 @@ class Config:
         """What makes two measurements comparable: same command, metric, repeats, protections."""
         keys = ("run_command", "runner", "metric_name", "metric_source", "metric_parse",
                 "metric_regex", "metric_file", "metric_jmespath", "metric_unit", "repeats",
-                "aggregate", "timeout", "readonly_files", "evaluation_files")
+                "aggregate", "timeout", "readonly_files", "evaluation_files", "metric_exclude",
+                "size_compression")
         return {k: self.values[k] for k in keys}
 
     def run_definition_hash(self) -> str:
@@ -314,9 +341,39 @@ def _check_known(key: str, where: str) -> None:
                           "see the config reference in README.md")
 
 
+CUSTOM_KEYS = ("target_file", "run_command", "metric_name")
+METRIC_READERS = ("metric_parse", "metric_source", "metric_regex")
+_CUSTOM_HINTS = {"target_file": "the file the agent edits",
+                 "run_command": "the command that runs one experiment",
+                 "metric_name": "the metric's name",
+                 "metric_parse": "a shell command that prints the metric"}
+
+
+def _missing_custom_keys(settings: Mapping[str, Setting]) -> list[str]:
+    """What a configuration without a detected project type still lacks."""
+    missing = [k for k in CUSTOM_KEYS if k not in settings]
+    if not any(k in settings for k in METRIC_READERS):
+        missing.append("metric_parse")
+    return missing
+
+
 def _is_complete(settings: Mapping[str, Setting]) -> bool:
-    has_reader = any(k in settings for k in ("metric_parse", "metric_source", "metric_regex"))
-    return all(k in settings for k in ("target_file", "run_command", "metric_name")) and has_reader
+    return not _missing_custom_keys(settings)
+
+
+def _incomplete_section(project: Path, user: Mapping[str, Setting]) -> ConfigError | None:
+    """An error naming the keys a started CLAUDE.md section (or autoresearch.yaml) lacks."""
+    missing = _missing_custom_keys(user)
+    heading = claude_md.heading_line(project / CLAUDE_FILE)
+    if heading is not None:
+        where, bullet = f"{project / CLAUDE_FILE}:{heading}: the autoresearch section", "- "
+    elif (project / CONFIG_FILE).is_file():
+        where, bullet = f"{project / CONFIG_FILE}: the configuration", ""
+    else:
+        return None
+    additions = " ".join(f"'{bullet}{k}: <{_CUSTOM_HINTS[k]}>'" for k in missing)
+    return ConfigError(f"{where} has no {', '.join(missing)}; add {additions} (no project "
+                       "type was detected from the files, so it must say everything)")
 
 
 def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
@@ -327,8 +384,9 @@ def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
     for layer in layers:
         user.update(layer)
     recipe, matched = _choose_recipe(project, user)
+    files = project_files.list_files(project)
     settings = {k.name: Setting(k.default, "default") for k in SCHEMA}
-    settings.update(_recipe_layer(recipe, project))
+    settings.update(_recipe_layer(recipe, files))
     settings.update(user)
     for key, source in SOURCE_OF_KEY.items():
         if key in user and "metric_source" not in user:
@@ -337,7 +395,7 @@ def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
     origins = {name: setting.origin for name, setting in settings.items()}
     _derive(values, origins, recipe)
     config = Config(project, recipe.name, str(recipe.source), values, origins,
-                    tuple(r.name for r in matched))
+                    tuple(r.name for r in matched), files.describe())
     _check(config)
     return config
 
@@ -353,8 +411,16 @@ def _choose_recipe(project: Path, user: Mapping[str, Setting]):
             raise ConfigError(f"{_where(user['type'].origin, project)}: type '{name}' is not a "
                               "known project type; "
                               f"{suggestion}accepted: {', '.join(sorted(available))}")
+        if available[name].config_complete and not _is_complete(user):
+            raise _incomplete_section(project, user) or ConfigError(
+                f"{_where(user['type'].origin, project)}: type '{name}' needs "
+                f"{', '.join(_missing_custom_keys(user))}; set them in CLAUDE.md or "
+                f"{CONFIG_FILE}")
         return available[name], matched
     if not matched:
+        incomplete = _incomplete_section(project, user)
+        if incomplete is not None:
+            raise incomplete
         raise ConfigError(
             f"{project}: no project type detected (no train.py+prepare.py, package.json, "
             "pubspec.yaml, pom.xml or build.gradle); add to CLAUDE.md: '## autoresearch' "
@@ -364,19 +430,28 @@ def _choose_recipe(project: Path, user: Mapping[str, Setting]):
     return matched[0], matched
 
 
-def _recipe_layer(recipe: recipes_mod.Recipe, project: Path) -> dict[str, Setting]:
+def _recipe_layer(recipe: recipes_mod.Recipe,
+                  files: project_files.ProjectFiles) -> dict[str, Setting]:
     origin = f"recipe {recipe.name} ({recipe.source.name})"
     layer: dict[str, Setting] = {}
 
     def put(key: str, raw: Any) -> None:
+        if isinstance(raw, recipes_mod.Found):
+            raw, why = raw.value, raw.why
+        else:
+            why = None
         if raw not in (None, "", (), []):
-            layer[key] = Setting(raw, origin)
+            layer[key] = Setting(raw, f"{origin}: {why}" if why else origin)
 
-    put("target_file", recipe.find_target(project))
+    project = files.root
+    put("target_file", recipe.find_target(files))
     put("run_command", recipe.run_command_for(project))
     for recipe_key, key in RECIPE_METRIC_KEYS.items():
         put(key, recipe.metric.get(recipe_key))
-    put("metric_file", recipe.metric_file_for(project))
+    plan = recipe.outputs_plan(files)
+    put("metric_file", recipe.metric_file_for(files, plan))
+    if plan is not None:
+        put("required_outputs", recipes_mod.Found(list(plan.required), plan.required_why))
     put("metric_direction", recipe.direction)
     put("readonly_files", list(recipe.readonly_files))
     put("evaluation_files", list(recipe.evaluation_files))
@@ -396,6 +471,8 @@ def _convert(name: str, setting: Setting, project: Path) -> Any:
 def _where(origin: str, project: Path) -> str:
     if origin.startswith((CLAUDE_FILE, CONFIG_FILE)):
         return str(project / origin)
+    if origin.startswith("recipe "):
+        return origin.split("): ", 1)[0] + (")" if "): " in origin else "")
     return origin
 
 
@@ -406,7 +483,7 @@ def _derive(values: dict[str, Any], origins: dict[str, str], recipe) -> None:
     if values["metric_source"] is None:
         values["metric_source"] = "command" if values["metric_parse"] else "regex"
         origins["metric_source"] = "default"
-    if values["metric_unit"] is None and values["metric_source"] == "size":
+    if values["metric_unit"] is None and values["metric_source"] in SIZE_SOURCES:
         values["metric_unit"] = "KB"
         origins["metric_unit"] = "default"
 
@@ -418,8 +495,8 @@ def _check(config: Config) -> None:
     where = lambda key: _where(origin[key], project)  # noqa: E731
     if not config.values["target_file"]:
         raise ConfigError(f"{project}: no target file found for project type "
-                          f"'{config.project_type}'; set target_file in CLAUDE.md or "
-                          f"{CONFIG_FILE}, or pass --target-file")
+                          f"'{config.project_type}' among the {config.files_from}; set "
+                          f"target_file in CLAUDE.md or {CONFIG_FILE}, or pass --target-file")
     if not config.run_command:
         raise ConfigError(f"{project}: no run_command for project type '{config.project_type}'; "
                           f"set run_command in CLAUDE.md or {CONFIG_FILE}")
@@ -434,7 +511,8 @@ def _check(config: Config) -> None:
             key = "readonly_files" if target in config.readonly_files else "evaluation_files"
             raise ConfigError(f"{where(key)}: '{target}' is both the target_file and in {key}; "
                               "the agent's file cannot be read-only")
-    needs = {"command": "metric_parse", "json": "metric_file", "size": "metric_file"}
+    needs = {"command": "metric_parse", "json": "metric_file", "size": "metric_file",
+             "emitted": "metric_file"}
     needed = needs.get(config.metric_source)
     if needed and not config.values[needed]:
         raise ConfigError(f"{where('metric_source')}: metric_source '{config.metric_source}' "
@@ -447,6 +525,8 @@ def _check(config: Config) -> None:
     if config.timeout < config.time_budget:
         raise ConfigError(f"{where('timeout')}: timeout ({config.timeout:g} s) is shorter than "
                           f"time_budget ({config.time_budget:g} s); raise it or leave it unset")
+    if config.metric_source in SIZE_SOURCES:
+        compression.require(config.size_compression)
     from autoresearch.decide import parse_min_delta
     parse_min_delta(config.min_delta)
     from autoresearch.metrics import validate
@@ -470,23 +550,38 @@ def metric_spec(config: Config):
         file=config.metric_file,
         jmespath=config.metric_jmespath,
         # Only a size is converted; a time is read in seconds and its unit only labels it.
-        unit=config.metric_unit if config.metric_source == "size" else None,
+        unit=config.metric_unit if config.metric_source in SIZE_SOURCES else None,
+        exclude=tuple(config.metric_exclude),
+        compression=config.size_compression,
     )
 
 
 def describe(config: Config) -> str:
-    """``key = value  (origin)`` lines, like ``git config --show-origin``."""
+    """``key = value  (origin)`` lines, like ``git config --show-origin``; a value chosen for
+    the user says why in its origin (a variant, a file that named it, a built-in default)."""
     header = [f"# project: {config.project_dir}",
               f"# type: {config.project_type} ({config.recipe_source})"
               + (f"; matched: {', '.join(config.matched)}" if len(config.matched) > 1 else "")]
+    if config.files_from:
+        header.append(f"# defaults from: {config.files_from}")
     width = max(len(k.name) for k in SCHEMA)
     lines = []
     for key in SCHEMA:
         if key.name == "type":
             continue
-        value = config.values[key.name]
+        value, origin = _shown(config, key.name)
         shown = ", ".join(value) if isinstance(value, tuple) else ("" if value is None else value)
         if isinstance(shown, float) and shown.is_integer():
             shown = int(shown)
-        lines.append(f"{key.name.ljust(width)} = {shown}  ({config.origins[key.name]})")
+        lines.append(f"{key.name.ljust(width)} = {shown}  ({origin})")
     return "\n".join(header + lines)
+
+
+def _shown(config: Config, name: str) -> tuple[Any, str]:
+    """The value and origin `config` shows: the value in use, even when it is built in."""
+    value, origin = config.values[name], config.origins[name]
+    if name == "metric_regex" and value is None and config.metric_source == "regex":
+        from autoresearch.metrics import default_regex
+
+        return default_regex(config.metric_name), f"default: '{config.metric_name}: <number>'"
+    return value, origin

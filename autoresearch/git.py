@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -320,3 +321,16 @@ def open_repo(path: Path) -> Repo:
         repo.close()
         raise EnvironmentProblem(f"git {found} is too old: autoresearch needs git {need} or newer")
     return repo
+
+
+def tracked_files(directory: Path) -> frozenset[str] | None:
+    """The files git tracks under ``directory``, as paths relative to it (its index, so a
+    file added but not yet committed counts); None when ``directory`` is in no repository
+    or git is not installed."""
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(["git", "-C", str(directory), "ls-files", "-z", "--cached"],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    return frozenset(path for path in os.fsdecode(done.stdout).split("\0") if path)
