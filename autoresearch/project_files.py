@@ -1,8 +1,9 @@
 """The files a project is made of: what git tracks, never a build output or an ignored file.
 
 Defaults (the target file, a bundler's entry, the build's outputs) are found among these, so
-they do not change when a build runs. A project that is not a git repository yet has no
-such list: its files on disk stand in, less the usual output and dependency directories.
+they do not change when a build runs. A project that is not a git repository yet (or where
+git tracks nothing yet) has no such list: its files on disk stand in, less the usual output
+and dependency directories.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ DISK_LIMIT = 50_000  # files; a project this size without git is no project for 
 class ProjectFiles:
     root: Path
     paths: frozenset[str]  # relative to root, with "/"
-    tracked: bool  # True: git's list; False: not a repository yet, the files on disk
+    tracked: bool  # True: git's list; False: the files on disk
+    why: str = ""  # why the files on disk stand in
 
     def has(self, path: str) -> bool:
         """Whether ``path`` is one of the project's files and exists as a file."""
@@ -43,14 +45,17 @@ class ProjectFiles:
             return None
 
     def describe(self) -> str:
-        return "files tracked by git" if self.tracked else "files on disk (no git repository)"
+        return "files tracked by git" if self.tracked else f"files on disk ({self.why})"
 
 
 def list_files(project: Path) -> ProjectFiles:
+    """Git's list; the files on disk when the project is in no repository, or git tracks
+    nothing in it yet (a fresh ``git init``: setup then asks for a first commit)."""
     tracked = git.tracked_files(project)
-    if tracked is not None:
+    if tracked:
         return ProjectFiles(project, tracked, tracked=True)
-    return ProjectFiles(project, frozenset(_on_disk(project)), tracked=False)
+    return ProjectFiles(project, frozenset(_on_disk(project)), tracked=False,
+                        why="no git repository" if tracked is None else "nothing tracked yet")
 
 
 def normalize(path: str) -> str | None:

@@ -15,6 +15,8 @@ a ``node_modules`` symlink to them. For end-to-end loop tests the builders are t
 - :func:`maps_library`: esbuild with source maps and a copied type declaration (item 4).
 - :func:`dropping_library`: a minifier step that fails on modern syntax while the build
   still exits 0, so dist/x.min.js goes missing (item 5).
+- :func:`docs_step_library`: a build whose docs step rewrites the tracked README.md (item 6).
+- :func:`in_subdirectory`: any of these one level down in a bigger repository (item 7).
 - :func:`maven_project` / :func:`gradle_and_maven_project`: a Java project whose ``./mvnw``
   stand-in compiles incrementally with javac unless told ``clean`` (item 9).
 """
@@ -34,7 +36,7 @@ from helpers import git
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NPM_FIXTURE = FIXTURES / "npm"
-GITIGNORE = "node_modules/\ndist/\n"
+GITIGNORE = "node_modules\ndist/\n"  # node_modules may be a symlink: no slash
 _installed: dict[Path, Path] = {}  # shared directory -> its node_modules, once per session
 
 
@@ -193,7 +195,7 @@ def build_dir_package(root: Path) -> Path:
     """A package whose tracked build/ directory holds its build script; the build writes
     index.js and colors.js at the root (git-ignored), which package.json publishes."""
     return write(root, {
-        ".gitignore": "node_modules/\n/index.js\n/colors.js\n",
+        ".gitignore": "node_modules\n/index.js\n/colors.js\n",
         "package.json": package(
             name="tiny-colors", main="index.js",
             exports={".": "./index.js", "./colors": "./colors.js"},
@@ -243,6 +245,37 @@ def dropping_library(root: Path) -> Path:
         "src/x.js": ("var GREETING = 'hello'\n\n"
                      "export function greet(name) {\n  return GREETING + ' ' + name\n}\n"),
     })
+
+
+DOCS_SCRIPT = """\
+// Writes the bundle's size into README.md, as a docs step of a real build might.
+const fs = require('fs')
+const size = fs.statSync('dist/index.js').size
+const readme = fs.readFileSync('README.md', 'utf8').replace(/Size: .*/, `Size: ${size} bytes`)
+fs.writeFileSync('README.md', readme)
+"""
+
+
+def docs_step_library(root: Path) -> Path:
+    """esbuild, then a docs step that rewrites the tracked README.md on every build."""
+    build = ("esbuild src/index.js --bundle --minify --format=esm --log-level=warning "
+             "--outfile=dist/index.js && node scripts/docs.cjs")
+    return write(root, {
+        ".gitignore": GITIGNORE,
+        "package.json": package(name="documented", type="module", main="dist/index.js",
+                                scripts={"build": build}),
+        "README.md": "# documented\n\nSize: unknown\n",
+        "scripts/docs.cjs": DOCS_SCRIPT,
+        "src/index.js": "export function twice(x) {\n  return [x, x]\n}\n",
+    })
+
+
+def in_subdirectory(root: Path, builder, subdirectory: str = "packages/app") -> Path:
+    """``builder``'s project at ``root/subdirectory`` of a repository whose root holds
+    other things (a monorepo, a guide with initial/ and complete/); returns the project.
+    Commit with :func:`commit` on ``root``."""
+    write(root, {"README.md": "# monorepo\n", "packages/other/index.js": "module.exports = 1\n"})
+    return builder(root / subdirectory)
 
 
 # -- Java ---------------------------------------------------------------------------------

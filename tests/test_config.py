@@ -549,3 +549,10 @@ def test_brotli_without_its_package_is_an_environment_error(web_project, run_cli
     assert (code, out) == (3, "")
     assert err == ("autoresearch: error: size_compression 'brotli' needs the brotli package, "
                    "which is not installed: pip install 'autoresearch[brotli]'\n")
+
+
+def test_a_fresh_git_init_uses_the_files_on_disk(git_repo, ml_project, show_config):
+    ml_project(git_repo)  # nothing added yet: setup will ask for a first commit
+    shown = show_config(git_repo)
+    assert shown["target_file"] == ("train.py", origin_of("ml"))
+    assert shown["#defaults from"] == ("files on disk (nothing tracked yet)", "")

@@ -214,6 +214,27 @@ def test_a_dropped_output_is_found_though_the_build_exits_0(tmp_path, git_identi
     assert emitted.missing_error(missing) == "output missing: dist/x.min.js"
 
 
+# -- items 6 and 7: a docs step rewriting a tracked file; a project in a subdirectory --------
+
+def test_a_rewritten_tracked_file_is_never_output(tmp_path, git_identity, git,
+                                                  npm_modules):  # noqa: F811
+    project = link_bundlers(commit(real_projects.docs_step_library(tmp_path / "doc")),
+                            npm_modules)
+    reading = measured(built(project))
+    assert git(project, "status", "--porcelain") == "M README.md"  # for the loop to revert
+    assert [o.path for o in reading.outputs] == ["dist/index.js"]
+
+
+def test_a_project_in_a_subdirectory_has_project_relative_defaults(tmp_path, git_identity,
+                                                                   show_config, git):
+    project = real_projects.in_subdirectory(tmp_path / "mono", real_projects.maps_library)
+    commit(tmp_path / "mono")
+    shown = show_config(project)
+    assert shown["target_file"][0] == "src/index.js"
+    assert shown["#defaults from"] == ("files tracked by git", "")
+    assert shown["metric_file"][0] == "dist, build, out"
+
+
 # -- item 9: Java builds --------------------------------------------------------------------
 
 def test_maven_wrapper_runs_clean_builds(tmp_path, git_identity, show_config):
