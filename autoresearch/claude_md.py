@@ -69,6 +69,14 @@ def read_section(path: Path) -> list[Entry] | None:
     return entries
 
 
+def heading_line(path: Path) -> int | None:
+    """The line number (from 1) of the ``## autoresearch`` heading, or None."""
+    if not path.is_file():
+        return None
+    start = _find_heading(read_text(path).splitlines())
+    return None if start is None else start + 1
+
+
 def _find_heading(lines: list[str]) -> int | None:
     in_fence = False
     for index, line in enumerate(lines):

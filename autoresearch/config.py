@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from autoresearch import claude_md, recipes as recipes_mod, sandbox
+from autoresearch import claude_md, compression, project_files, recipes as recipes_mod, sandbox
 from autoresearch.errors import ConfigError
 from autoresearch.schema import (KEYS, SCHEMA, SIZE_UNITS, TIME_UNITS, Invalid, Settings, duration,
                                  suggest)
@@ -33,9 +33,11 @@ parse_duration = duration
 
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",
                       "command": "metric_parse", "file": "metric_file",
-                      "jmespath": "metric_jmespath", "unit": "metric_unit"}
+                      "jmespath": "metric_jmespath", "unit": "metric_unit",
+                      "exclude": "metric_exclude", "compression": "size_compression"}
 # Setting one of these in your own config chooses its metric source over the recipe's.
 SOURCE_OF_KEY = {"metric_parse": "command", "metric_regex": "regex", "metric_jmespath": "json"}
+SIZE_SOURCES = ("size", "emitted")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Config(Settings):
     recipe_source: str
     origins: Mapping[str, str]
     matched: tuple[str, ...] = ()
+    files_from: str = ""  # where defaults were looked for: "files tracked by git", ...
 
     @property
     def values(self) -> dict[str, Any]:
@@ -72,7 +75,8 @@ class Config(Settings):
         """What makes two measurements comparable: same command, metric, repeats, protections."""
         keys = ("run_command", "runner", "metric_name", "metric_source", "metric_parse",
                 "metric_regex", "metric_file", "metric_jmespath", "metric_unit", "repeats",
-                "aggregate", "timeout", "readonly_files", "evaluation_files")
+                "aggregate", "timeout", "readonly_files", "evaluation_files", "metric_exclude",
+                "size_compression")
         return {k: getattr(self, k) for k in keys}
 
     def run_definition_hash(self) -> str:
@@ -121,9 +125,39 @@ def _check_known(key: str, where: str) -> None:
                           "see the config reference in README.md")
 
 
+CUSTOM_KEYS = ("target_file", "run_command", "metric_name")
+METRIC_READERS = ("metric_parse", "metric_source", "metric_regex")
+_CUSTOM_HINTS = {"target_file": "the file the agent edits",
+                 "run_command": "the command that runs one experiment",
+                 "metric_name": "the metric's name",
+                 "metric_parse": "a shell command that prints the metric"}
+
+
+def _missing_custom_keys(settings: Mapping[str, Setting]) -> list[str]:
+    """What a configuration without a detected project type still lacks."""
+    missing = [k for k in CUSTOM_KEYS if k not in settings]
+    if not any(k in settings for k in METRIC_READERS):
+        missing.append("metric_parse")
+    return missing
+
+
 def _is_complete(settings: Mapping[str, Setting]) -> bool:
-    has_reader = any(k in settings for k in ("metric_parse", "metric_source", "metric_regex"))
-    return all(k in settings for k in ("target_file", "run_command", "metric_name")) and has_reader
+    return not _missing_custom_keys(settings)
+
+
+def _incomplete_section(project: Path, user: Mapping[str, Setting]) -> ConfigError | None:
+    """An error naming the keys a started CLAUDE.md section (or autoresearch.yaml) lacks."""
+    missing = _missing_custom_keys(user)
+    heading = claude_md.heading_line(project / CLAUDE_FILE)
+    if heading is not None:
+        where, bullet = f"{project / CLAUDE_FILE}:{heading}: the autoresearch section", "- "
+    elif (project / CONFIG_FILE).is_file():
+        where, bullet = f"{project / CONFIG_FILE}: the configuration", ""
+    else:
+        return None
+    additions = " ".join(f"'{bullet}{k}: <{_CUSTOM_HINTS[k]}>'" for k in missing)
+    return ConfigError(f"{where} has no {', '.join(missing)}; add {additions} (no project "
+                       "type was detected from the files, so it must say everything)")
 
 
 def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
@@ -134,10 +168,11 @@ def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
     for layer in layers:
         user.update(layer)
     recipe, matched = _choose_recipe(project, user)
+    files = project_files.list_files(project)
     settings = {k.name: Setting(k.default, "default") for k in SCHEMA}
     if os.environ.get(SANDBOX_ENV):  # a machine-wide default (CI, a test suite)
         settings["sandbox"] = Setting(os.environ[SANDBOX_ENV], SANDBOX_ENV)
-    settings.update(_recipe_layer(recipe, project))
+    settings.update(_recipe_layer(recipe, files))
     settings.update(user)
     for key, source in SOURCE_OF_KEY.items():
         if key in user and "metric_source" not in user:
@@ -147,7 +182,7 @@ def resolve(project: Path, flags: Mapping[str, Any] | None = None) -> Config:
     _derive(values, origins, recipe)
     config = Config(project_dir=project, project_type=recipe.name,
                     recipe_source=str(recipe.source), origins=origins,
-                    matched=tuple(r.name for r in matched), **values)
+                    matched=tuple(r.name for r in matched), files_from=files.describe(), **values)
     _check(config)
     return config
 
@@ -163,8 +198,16 @@ def _choose_recipe(project: Path, user: Mapping[str, Setting]):
             raise ConfigError(f"{_where(user['type'].origin, project)}: type '{name}' is not a "
                               "known project type; "
                               f"{suggestion}accepted: {', '.join(sorted(available))}")
+        if available[name].config_complete and not _is_complete(user):
+            raise _incomplete_section(project, user) or ConfigError(
+                f"{_where(user['type'].origin, project)}: type '{name}' needs "
+                f"{', '.join(_missing_custom_keys(user))}; set them in CLAUDE.md or "
+                f"{CONFIG_FILE}")
         return available[name], matched
     if not matched:
+        incomplete = _incomplete_section(project, user)
+        if incomplete is not None:
+            raise incomplete
         raise ConfigError(
             f"{project}: no project type detected (no train.py+prepare.py, package.json, "
             "pubspec.yaml, pom.xml or build.gradle); add to CLAUDE.md: '## autoresearch' "
@@ -174,19 +217,28 @@ def _choose_recipe(project: Path, user: Mapping[str, Setting]):
     return matched[0], matched
 
 
-def _recipe_layer(recipe: recipes_mod.Recipe, project: Path) -> dict[str, Setting]:
+def _recipe_layer(recipe: recipes_mod.Recipe,
+                  files: project_files.ProjectFiles) -> dict[str, Setting]:
     origin = f"recipe {recipe.name} ({recipe.source.name})"
     layer: dict[str, Setting] = {}
 
     def put(key: str, raw: Any) -> None:
+        if isinstance(raw, recipes_mod.Found):
+            raw, why = raw.value, raw.why
+        else:
+            why = None
         if raw not in (None, "", (), []):
-            layer[key] = Setting(raw, origin)
+            layer[key] = Setting(raw, f"{origin}: {why}" if why else origin)
 
-    put("target_file", recipe.find_target(project))
+    project = files.root
+    put("target_file", recipe.find_target(files))
     put("run_command", recipe.run_command_for(project))
     for recipe_key, key in RECIPE_METRIC_KEYS.items():
         put(key, recipe.metric.get(recipe_key))
-    put("metric_file", recipe.metric_file_for(project))
+    plan = recipe.outputs_plan(files)
+    put("metric_file", recipe.metric_file_for(files, plan))
+    if plan is not None:
+        put("required_outputs", recipes_mod.Found(list(plan.required), plan.required_why))
     put("metric_direction", recipe.direction)
     put("readonly_files", list(recipe.readonly_files))
     put("evaluation_files", list(recipe.evaluation_files))
@@ -206,6 +258,8 @@ def _convert(name: str, setting: Setting, project: Path) -> Any:
 def _where(origin: str, project: Path) -> str:
     if origin.startswith((CLAUDE_FILE, CONFIG_FILE)):
         return str(project / origin)
+    if origin.startswith("recipe "):
+        return origin.split("): ", 1)[0] + (")" if "): " in origin else "")
     return origin
 
 
@@ -216,7 +270,7 @@ def _derive(values: dict[str, Any], origins: dict[str, str], recipe) -> None:
     if values["metric_source"] is None:
         values["metric_source"] = "command" if values["metric_parse"] else "regex"
         origins["metric_source"] = "default"
-    if values["metric_unit"] is None and values["metric_source"] == "size":
+    if values["metric_unit"] is None and values["metric_source"] in SIZE_SOURCES:
         values["metric_unit"] = "KB"
         origins["metric_unit"] = "default"
     if values["holdout_direction"] is None:
@@ -231,8 +285,8 @@ def _check(config: Config) -> None:
     where = lambda key: _where(origin[key], project)  # noqa: E731
     if not config.values["target_file"]:
         raise ConfigError(f"{project}: no target file found for project type "
-                          f"'{config.project_type}'; set target_file in CLAUDE.md or "
-                          f"{CONFIG_FILE}, or pass --target-file")
+                          f"'{config.project_type}' among the {config.files_from}; set "
+                          f"target_file in CLAUDE.md or {CONFIG_FILE}, or pass --target-file")
     if not config.run_command:
         raise ConfigError(f"{project}: no run_command for project type '{config.project_type}'; "
                           f"set run_command in CLAUDE.md or {CONFIG_FILE}")
@@ -247,7 +301,8 @@ def _check(config: Config) -> None:
             key = "readonly_files" if target in config.readonly_files else "evaluation_files"
             raise ConfigError(f"{where(key)}: '{target}' is both the target_file and in {key}; "
                               "the agent's file cannot be read-only")
-    needs = {"command": "metric_parse", "json": "metric_file", "size": "metric_file"}
+    needs = {"command": "metric_parse", "json": "metric_file", "size": "metric_file",
+             "emitted": "metric_file"}
     needed = needs.get(config.metric_source)
     if needed and not config.values[needed]:
         raise ConfigError(f"{where('metric_source')}: metric_source '{config.metric_source}' "
@@ -260,7 +315,10 @@ def _check(config: Config) -> None:
     if config.timeout < config.time_budget:
         raise ConfigError(f"{where('timeout')}: timeout ({config.timeout:g} s) is shorter than "
                           f"time_budget ({config.time_budget:g} s); raise it or leave it unset")
-    units = {"size": SIZE_UNITS, "time": TIME_UNITS}.get(config.metric_source, ())
+    if config.metric_source in SIZE_SOURCES:
+        compression.require(config.size_compression)
+    units = {"time": TIME_UNITS, **dict.fromkeys(SIZE_SOURCES, SIZE_UNITS)}.get(
+        config.metric_source, ())
     if config.metric_unit is not None and config.metric_unit not in units:
         accepted = f"accepted: {', '.join(units)}" if units else "remove it"
         raise ConfigError(f"{where('metric_unit')}: metric_unit '{config.metric_unit}' does not "
@@ -306,27 +364,42 @@ def metric_spec(config: Config):
         file=config.metric_file,
         jmespath=config.metric_jmespath,
         # Only a size is converted; a time is read in seconds and its unit only labels it.
-        unit=config.metric_unit if config.metric_source == "size" else None,
+        unit=config.metric_unit if config.metric_source in SIZE_SOURCES else None,
+        exclude=tuple(config.metric_exclude),
+        compression=config.size_compression,
     )
 
 
 def describe(config: Config) -> str:
-    """``key = value  (origin)`` lines, like ``git config --show-origin``."""
+    """``key = value  (origin)`` lines, like ``git config --show-origin``; a value chosen for
+    the user says why in its origin (a variant, a file that named it, a built-in default)."""
     header = [f"# project: {config.project_dir}",
               f"# type: {config.project_type} ({config.recipe_source})"
               + (f"; matched: {', '.join(config.matched)}" if len(config.matched) > 1 else "")]
+    if config.files_from:
+        header.append(f"# defaults from: {config.files_from}")
     width = max(len(k.name) for k in SCHEMA)
     lines = []
     for key in SCHEMA:
         if key.name == "type":
             continue
-        value = config.values[key.name]
+        value, origin = _shown(config, key.name)
         shown = ", ".join(value) if isinstance(value, tuple) else ("" if value is None else value)
         if isinstance(shown, float) and shown.is_integer():
             shown = int(shown)
-        origin = config.origins[key.name]
-        if key.name == "sandbox":  # the level in force, and why
-            shown, why = sandbox.probe(value)
-            origin = f"{origin}: {why}"
         lines.append(f"{key.name.ljust(width)} = {shown}  ({origin})")
     return "\n".join(header + lines)
+
+
+def _shown(config: Config, name: str) -> tuple[Any, str]:
+    """The value and origin `config` shows: the value in use, even when it is built in (the
+    default metric regex, the sandbox level that works here)."""
+    value, origin = config.values[name], config.origins[name]
+    if name == "metric_regex" and value is None and config.metric_source == "regex":
+        from autoresearch.metrics import default_regex
+
+        return default_regex(config.metric_name), f"default: '{config.metric_name}: <number>'"
+    if name == "sandbox":
+        level, why = sandbox.probe(value)
+        return level, f"{origin}: {why}"
+    return value, origin

@@ -516,3 +516,16 @@ def init_private(path: Path, message: str) -> None:
         if done.returncode != 0:
             error = (done.stderr or done.stdout).strip().splitlines() or [f"exit {done.returncode}"]
             raise GitCommandError(f"git {args[0]} failed in {path}: {error[0]}")
+
+
+def tracked_files(directory: Path) -> frozenset[str] | None:
+    """The files git tracks under ``directory``, as paths relative to it (its index, so a
+    file added but not yet committed counts); None when ``directory`` is in no repository
+    or git is not installed."""
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(["git", "-C", str(directory), "ls-files", "-z", "--cached"],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        return None
+    return frozenset(path for path in os.fsdecode(done.stdout).split("\0") if path)

@@ -2,29 +2,30 @@
 
 A metric comes from one source: a shell command (the last number it prints), a regular
 expression over the run log, ``METRIC name=value`` log lines, a JSON file and a JMESPath
-expression, the size of built files, or the run's wall time. A bad run output never raises:
+expression, the size of built files, the size of the files the run emitted (not tracked by
+git), or the run's wall time. A bad run output never raises:
 it gives a reading without a value and a one-line reason, which the loop records as a crash.
 Only an invalid metric definition raises ``ConfigError``.
 """
 
 from __future__ import annotations
 
-import glob
 import json
 import math
-import os
 import re
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jmespath
 import jmespath.exceptions
 
-from autoresearch import runner
+from autoresearch import compression, emitted, git, runner
+from autoresearch.emitted import Output
 from autoresearch.errors import ConfigError
 
-SOURCES: tuple[str, ...] = ("command", "regex", "lines", "json", "size", "time")
+SOURCES: tuple[str, ...] = ("command", "regex", "lines", "json", "size", "time", "emitted")
 UNITS: dict[str, int] = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 DEFAULT_UNIT = "KB"
 
@@ -47,9 +48,11 @@ class MetricSpec:
     source: str  # one of SOURCES
     command: str | None = None  # source=command: shell command printing the value last
     regex: str | None = None  # source=regex: one capture group; default built from name
-    file: str | None = None  # source=json: a JSON file; source=size: paths/globs, comma-separated
+    file: str | None = None  # source=json: a JSON file; size/emitted: paths/globs, comma-separated
     jmespath: str | None = None  # source=json: expression giving a number
-    unit: str | None = None  # source=size: B, KB, MB or GB (1024-based); default KB
+    unit: str | None = None  # size/emitted: B, KB, MB or GB (1024-based); default KB
+    exclude: tuple[str, ...] = ()  # size/emitted: globs of files never counted (*.map)
+    compression: str = "none"  # size/emitted: none, gzip or brotli, file by file
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class MetricReading:
     value: float | None
     extra: dict[str, float] = field(default_factory=dict)  # other metrics seen in the run
     error: str | None = None
+    outputs: tuple[Output, ...] = ()  # size/emitted: the files counted, with their sizes
 
 
 def validate(spec: MetricSpec) -> None:
@@ -67,6 +71,11 @@ def validate(spec: MetricSpec) -> None:
         raise ConfigError(
             f"metric_source: {spec.source!r} is not a metric source; "
             f"use one of {', '.join(SOURCES)}"
+        )
+    if spec.compression not in compression.METHODS:
+        raise ConfigError(
+            f"size_compression: {spec.compression!r} is not a compression; "
+            f"use one of {', '.join(compression.METHODS)}"
         )
     if spec.unit is not None and spec.unit not in UNITS:
         raise ConfigError(
@@ -84,8 +93,8 @@ def validate(spec: MetricSpec) -> None:
         _require(spec.file, "metric_file", "json", "the path of a JSON file")
         _require(spec.jmespath, "metric_jmespath", "json", "an expression such as 'eval.loss'")
         _jmespath(spec.jmespath)
-    elif spec.source == "size":
-        _require(spec.file, "metric_file", "size", "a path or glob such as 'dist/**'")
+    elif spec.source in ("size", "emitted"):
+        _require(spec.file, "metric_file", spec.source, "a path or glob such as 'dist/**'")
 
 
 def _require(value: str | None, key: str, source: str, what: str) -> None:
@@ -93,9 +102,14 @@ def _require(value: str | None, key: str, source: str, what: str) -> None:
         raise ConfigError(f"{key}: missing; metric_source {source!r} needs {what}")
 
 
+def default_regex(name: str) -> str:
+    """The regex used when none is configured: ``name: number`` at the start of a line."""
+    return rf"^\s*{re.escape(name)}\s*[:=]\s*({NUMBER})"
+
+
 def _regex(spec: MetricSpec) -> re.Pattern[str]:
     """The compiled metric regex: the user's, or ``name: number`` at the start of a line."""
-    pattern = spec.regex or rf"^\s*{re.escape(spec.name)}\s*[:=]\s*({NUMBER})"
+    pattern = spec.regex or default_regex(spec.name)
     try:
         compiled = re.compile(pattern, re.MULTILINE)
     except re.error as exc:
@@ -131,15 +145,24 @@ def _parse_problem(exc: jmespath.exceptions.JMESPathError) -> str:
 
 
 def read(
-    spec: MetricSpec, *, project_dir: Path, log_path: Path, duration_s: float, timeout: float = 60
+    spec: MetricSpec, *, project_dir: Path, log_path: Path, duration_s: float, timeout: float = 60,
+    tracked: Collection[str] | None = None,
 ) -> MetricReading:
     """Read ``spec``'s metric for a finished run whose output is in ``log_path``.
 
-    ``timeout`` bounds the ``command`` source. Raises ConfigError only for an invalid spec.
+    ``timeout`` bounds the ``command`` source. ``tracked`` (paths relative to
+    ``project_dir``) are the files git tracks there, never counted by ``emitted``; None asks
+    git. Raises ConfigError only for an invalid spec.
     """
     validate(spec)
     log_text = _read_log(log_path)
     extra = _vram_extra(log_text or "")
+    if spec.source in ("size", "emitted"):
+        if spec.source == "emitted" and tracked is None:
+            tracked = git.tracked_files(project_dir) or frozenset()
+        outputs, error = _sizes(spec, project_dir, tracked if spec.source == "emitted" else ())
+        value = sum(o.size for o in outputs) / UNITS[spec.unit or DEFAULT_UNIT] if outputs else None
+        return MetricReading(value=value, extra=extra, error=error, outputs=tuple(outputs))
     if spec.source == "command":
         value, error = _from_command(spec, project_dir, timeout)
     elif spec.source == "regex":
@@ -148,8 +171,6 @@ def read(
         value, error = _from_lines(spec, log_text, log_path, extra)
     elif spec.source == "json":
         value, error = _from_json(spec, project_dir)
-    elif spec.source == "size":
-        value, error = _from_size(spec, project_dir)
     else:
         value, error = duration_s, None
     if error is None:
@@ -251,40 +272,22 @@ def _from_json(spec: MetricSpec, project_dir: Path) -> Outcome:
     return value, None
 
 
-def _from_size(spec: MetricSpec, project_dir: Path) -> Outcome:
-    """Total size of the matched files (directories counted recursively), in the unit.
-
-    Patterns that match nothing are skipped (``dist,build,out`` means whichever the
-    build produced); it is an error only when no pattern matches anything.
-    """
-    files: set[str] = set()
+def _sizes(spec: MetricSpec, project_dir: Path,
+           tracked: Collection[str]) -> tuple[list[Output], str | None]:
+    """The counted files under ``spec.file`` (its comma-separated paths, directories and
+    globs: whichever exist) with their sizes, or why there are none."""
     patterns = [part.strip() for part in spec.file.split(",") if part.strip()]  # type: ignore[union-attr]
-    for pattern in patterns:
-        for match in _glob(project_dir, pattern):
-            files.update(_files_under(project_dir / match))
-    if not files:
-        return None, f"no file matches {', '.join(patterns)}"
-    total = sum(os.path.getsize(path) for path in files)
-    return total / UNITS[spec.unit or DEFAULT_UNIT], None
-
-
-def _glob(project_dir: Path, pattern: str) -> list[str]:
-    """Paths matching ``pattern`` relative to ``project_dir``, hidden files included."""
-    found = glob.glob(pattern, root_dir=project_dir, recursive=True, include_hidden=True)
-    # Python 3.11 yields "build/" for "build/**" even when there is no build directory.
-    return [match for match in found if os.path.lexists(project_dir / match)]
-
-
-def _files_under(path: Path) -> set[str]:
-    """``path`` itself if it is a file, else every file below it (symlinks not followed)."""
-    if not path.is_dir():
-        return {os.path.realpath(path)} if path.is_file() else set()
-    return {
-        os.path.realpath(os.path.join(root, name))
-        for root, _dirs, names in os.walk(path)
-        for name in names
-        if os.path.isfile(os.path.join(root, name))
-    }
+    found = emitted.files_under(project_dir, patterns)
+    counted, excluded = emitted.select(found, tracked, spec.exclude)
+    if counted:
+        return emitted.measure(project_dir, counted, spec.compression), None
+    where = ", ".join(patterns)
+    if excluded:
+        return [], (f"every file under {where} is excluded by metric_exclude "
+                    f"({', '.join(spec.exclude)}): {', '.join(excluded[:3])}")
+    if spec.source == "emitted":
+        return [], f"the run emitted no file under {where} (files tracked by git are not output)"
+    return [], f"no file matches {where}"
 
 
 def _checked(name: str, raw: object) -> tuple[float | None, str | None]:

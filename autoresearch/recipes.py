@@ -3,6 +3,8 @@
 A recipe says how to recognise a project (``detect``), which file the agent edits
 (``target``), how to run an experiment (``run_command``, ``variants``), how to read
 the metric (``metric``), its ``direction`` and the files that must never change.
+Defaults are found among the project's files that git tracks (files on disk when it is
+not a repository yet), so a build output or an ignored file is never one.
 Adding a project type needs only a new YAML file in a directory of the search path:
 
 1. ``$AUTORESEARCH_RECIPES`` (directories separated by ``os.pathsep``),
@@ -16,7 +18,6 @@ flutter 30, java 20, web 10): a Flutter or Java project often has a package.json
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autoresearch import package_json, web_build, web_outputs
 from autoresearch.errors import ConfigError
+from autoresearch.project_files import ProjectFiles
 from autoresearch.yamlio import load_yaml_mapping
 
 RECIPE_KEYS = {
@@ -33,8 +36,10 @@ RECIPE_KEYS = {
 }
 DETECT_KEYS = {"all_files", "any_files", "config_complete"}
 WHEN_KEYS = {"files", "any_files", "executables"}
-METRIC_KEYS = {"name", "source", "regex", "command", "file", "jmespath", "unit", "output_key"}
-TARGET_KINDS = ("path", "json_file", "search")
+VARIANT_KEYS = {"when", "run_command", "why"}
+METRIC_KEYS = {"name", "source", "regex", "command", "file", "jmespath", "unit", "output_key",
+               "outputs_of", "exclude", "compression"}
+TARGET_KINDS = ("path", "json_file", "search", "bundler_entry")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,22 @@ class Variant:
     any_files: tuple[str, ...] = ()
     executables: tuple[str, ...] = ()
     run_command: str = ""
+    why: str = ""  # shown by `config` when this variant is chosen or passed over
+
+    def files_hold(self, project: Path) -> bool:
+        return (all((project / f).exists() for f in self.files)
+                and (not self.any_files or any((project / f).exists() for f in self.any_files)))
+
+    def missing_executables(self) -> list[str]:
+        return [exe for exe in self.executables if shutil.which(exe) is None]
+
+
+@dataclass(frozen=True)
+class Found:
+    """A default the recipe found, and why (shown after the recipe in `config`'s origins)."""
+
+    value: Any
+    why: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,44 +92,78 @@ class Recipe:
         has_any = not self.any_files or any((project / f).exists() for f in self.any_files)
         return has_all and has_any
 
-    def run_command_for(self, project: Path) -> str | None:
-        """The first variant whose conditions hold, else the plain run command."""
-        for variant in self.variants:
-            if _variant_applies(variant, project):
-                return variant.run_command
-        return self.run_command
+    def run_command_for(self, project: Path) -> Found:
+        """The first variant whose conditions hold, else the plain run command; ``why`` says
+        which variant and which others were passed over (a tool not installed, a second
+        build file)."""
+        notes: list[str] = []
+        for index, variant in enumerate(self.variants):
+            if not variant.files_hold(project):
+                continue
+            missing = variant.missing_executables()
+            if missing:
+                notes.append(f"'{variant.run_command}' skipped: {', '.join(missing)} "
+                             f"{'is' if len(missing) == 1 else 'are'} not installed")
+                continue
+            others: dict[str, Variant] = {}  # by command: the alternatives that could run
+            for other in self.variants[index + 1:]:
+                if (other.run_command != variant.run_command and other.files_hold(project)
+                        and not other.missing_executables() and _runnable(other, project)):
+                    others.setdefault(other.run_command, other)
+            over = [f"'{v.run_command}' ({v.why})" if v.why else f"'{v.run_command}'"
+                    for v in others.values()]
+            chosen = variant.why or "variant " + str(index + 1)
+            notes = [n for n in notes if not n.startswith(f"'{variant.run_command}' ")]
+            notes.insert(0, chosen + (f", chosen over {' and '.join(over)}" if over else ""))
+            return Found(variant.run_command, "; ".join(notes))
+        return Found(self.run_command, "; ".join(notes) or None)
 
-    def find_target(self, project: Path) -> str | None:
-        """The default target file, by the recipe's strategies in order; None if none finds one."""
+    def find_target(self, files: ProjectFiles) -> Found | None:
+        """The default target file, by the recipe's strategies in order; None if none finds
+        one. Only the project's files count (tracked by git, or on disk without git)."""
         for strategy in self.target:
-            found = _apply_target_strategy(strategy, project)
+            found = _apply_target_strategy(strategy, files)
             if found:
                 return found
         return None
 
-    def metric_file_for(self, project: Path) -> str | None:
-        """The size metric's path: a package.json-style override key, else the recipe's list."""
+    def outputs_plan(self, files: ProjectFiles) -> web_outputs.OutputPlan | None:
+        """For ``metric.outputs_of``: where the package's build writes and its entry outputs."""
+        package_file = self.metric.get("outputs_of")
+        if not package_file:
+            return None
+        defaults = tuple(p.strip() for p in str(self.metric.get("file", "")).split(",")
+                         if p.strip())
+        return web_outputs.plan(files, package_file, defaults)
+
+    def metric_file_for(self, files: ProjectFiles,
+                        plan: web_outputs.OutputPlan | None = None) -> Found | None:
+        """The size metric's paths: a package.json-style override key, else the outputs the
+        package names plus the recipe's list, else the recipe's list."""
         output_key = self.metric.get("output_key")
         if output_key:
-            named = _json_key(project / output_key["json_file"], output_key["key"])
+            named = _json_key(files, output_key["json_file"], output_key["key"])
             if isinstance(named, str) and named:
-                return named
-        return self.metric.get("file")
+                return Found(named, f"{output_key['json_file']} {output_key['key']}")
+        if plan is not None:
+            listed = self.metric.get("file")
+            why = f"named by {' and '.join(plan.named_by)}" if plan.named_by else ""
+            why += f", plus {listed}" if why and listed else ""
+            return Found(", ".join(plan.locations), why or None)
+        file = self.metric.get("file")
+        return Found(file) if file else None
 
 
-def _variant_applies(variant: Variant, project: Path) -> bool:
-    return (
-        all((project / f).exists() for f in variant.files)
-        and (not variant.any_files or any((project / f).exists() for f in variant.any_files))
-        and all(shutil.which(exe) for exe in variant.executables)
-    )
+def _runnable(variant: Variant, project: Path) -> bool:
+    """Whether the variant's program exists: on PATH, or a ``./path`` in the project."""
+    words = variant.run_command.split()
+    if not words:
+        return False
+    return (project / words[0]).is_file() if "/" in words[0] else bool(shutil.which(words[0]))
 
 
-def _json_key(path: Path, dotted: str) -> Any:
-    try:
-        value: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+def _json_key(files: ProjectFiles, json_file: str, dotted: str) -> Any:
+    value: Any = package_json.load(files, json_file)
     for part in dotted.split("."):
         if not isinstance(value, dict):
             return None
@@ -116,23 +171,26 @@ def _json_key(path: Path, dotted: str) -> Any:
     return value
 
 
-def _apply_target_strategy(strategy: dict, project: Path) -> str | None:
+def _apply_target_strategy(strategy: dict, files: ProjectFiles) -> Found | None:
     if "path" in strategy:
-        return strategy["path"] if (project / strategy["path"]).is_file() else None
+        return Found(strategy["path"]) if files.has(strategy["path"]) else None
     if "json_file" in strategy:
-        named = _json_key(project / strategy["json_file"], strategy["key"])
-        if isinstance(named, str) and named and (project / named).is_file():
-            return Path(named).as_posix().removeprefix("./")
+        named = _json_key(files, strategy["json_file"], strategy["key"])
+        if isinstance(named, str) and named and files.has(named):
+            return Found(Path(named).as_posix().removeprefix("./"))
         return None
+    if "bundler_entry" in strategy:
+        package = package_json.load(files, strategy["bundler_entry"])
+        entries = web_build.read_build(files, package).entries
+        return Found(entries[0].path, f"the build's entry ({entries[0].where})") if entries \
+            else None
     pattern = re.compile(strategy.get("pattern", ""), re.MULTILINE)  # none: the first file
-    for path in sorted(project.glob(strategy["search"])):
-        if _is_hidden_or_vendored(path.relative_to(project)) or not path.is_file():
+    for path in files.glob(strategy["search"]):
+        if _is_hidden_or_vendored(Path(path)):
             continue
-        try:
-            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
-                return path.relative_to(project).as_posix()
-        except OSError:
-            continue
+        text = files.read(path)
+        if text is not None and pattern.search(text):
+            return Found(path)
     return None
 
 
@@ -185,6 +243,11 @@ def load_recipe(path: Path) -> Recipe:
     metric = _mapping(data.get("metric", {}), "metric", fail, METRIC_KEYS)
     if "output_key" in metric:
         _json_ref(metric["output_key"], "metric", fail)
+    for key in ("outputs_of", "compression"):
+        if key in metric and not (isinstance(metric[key], str) and metric[key]):
+            raise fail("metric", f"{key} must be a non-empty string, got {metric[key]!r}")
+    if "exclude" in metric:
+        metric["exclude"] = list(_strings(metric["exclude"], "metric", fail))
     direction = data.get("direction", "lower_is_better")
     if direction not in ("lower_is_better", "higher_is_better"):
         raise fail("direction", f"is {direction!r}; accepted: lower_is_better, higher_is_better")
@@ -243,7 +306,7 @@ def _target_strategy(strategy, fail) -> dict:
     for key, value in strategy.items():
         if not isinstance(value, str) or not value:
             raise fail("target", f"entry field '{key}' must be a non-empty string, got {value!r}")
-    for key in ("path", "json_file", "search"):
+    for key in ("path", "json_file", "search", "bundler_entry"):
         if key in strategy and (Path(strategy[key]).is_absolute()
                                 or ".." in Path(strategy[key]).parts):
             raise fail("target", f"entry field '{key}' must be relative to the project "
@@ -274,12 +337,14 @@ def _json_ref(value, key, fail) -> None:
 def _variant(value, fail) -> Variant:
     if not isinstance(value, dict) or "when" not in value or "run_command" not in value:
         raise fail("variants", "entries need 'when' and 'run_command'")
+    _mapping(value, "variants", fail, VARIANT_KEYS)
     when = _mapping(value["when"], "variants", fail, WHEN_KEYS)
     return Variant(
         files=_strings(when.get("files", []), "variants", fail),
         any_files=_strings(when.get("any_files", []), "variants", fail),
         executables=_strings(when.get("executables", []), "variants", fail),
         run_command=_optional_str(value["run_command"], "variants", fail) or "",
+        why=_optional_str(value.get("why"), "variants", fail) or "",
     )
 
 

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 DIRECTIONS = ("lower_is_better", "higher_is_better")
-METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time")
+METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time", "emitted")
 SIZE_UNITS = ("B", "KB", "MB", "GB")
 TIME_UNITS = ("s", "ms")
 AGGREGATES = ("median", "min", "mean")
 AGENT_NAMES = ("claude", "codex", "gemini", "aider", "opencode", "command", "tune")
 SANDBOX_LEVELS = ("strict", "basic")
 RESULTS_COLUMNS = ("seed", "karpathy")
+COMPRESSIONS = ("none", "gzip", "brotli")
 COMPARISONS = ("single", "paired")
 
 
@@ -156,6 +157,18 @@ def arguments(raw: Any) -> tuple[str, ...]:
         raise Invalid(f"is not a valid argument list ({exc})") from None
 
 
+def globs(raw: Any) -> tuple[str, ...]:
+    """Comma-separated globs or a YAML list; ``none`` for no pattern at all."""
+    if not isinstance(raw, list) and str(raw).strip().lower() == "none":
+        return ()
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    found = tuple(text(i).removeprefix("./") for i in items if str(i).strip())
+    for pattern in found:
+        if pattern.startswith("/") or ".." in pattern.split("/"):
+            raise Invalid("must be globs relative to the project (no leading / or '..')")
+    return found
+
+
 def holdout_paths(raw: Any) -> tuple[str, ...]:
     """Like ``paths``, but a holdout may also live outside the project (an absolute path)."""
     items = raw if isinstance(raw, list) else str(raw).split(",")
@@ -232,14 +245,15 @@ class Settings:
     metric_source: str | None = key(
         choice(METRIC_SOURCES), None,
         "How to read the metric: command (metric_parse), regex, lines (METRIC name=value), "
-        "json (metric_file + metric_jmespath), size (metric_file), time (wall time).",
+        "json (metric_file + metric_jmespath), size (metric_file), time (wall time), "
+        "emitted (size of the files under metric_file that the run wrote: not tracked by git).",
         ", ".join(METRIC_SOURCES))
     metric_regex: str | None = key(text, None, "Regex with one group over the run output.",
                                    "a regex")
     metric_file: str | None = key(
         text, None,
-        "JSON file (source json) or file/glob list whose total size is the metric (source size).",
-        "a path or comma-separated globs")
+        "JSON file (source json) or file/glob list whose total size is the metric (source "
+        "size or emitted).", "a path or comma-separated globs")
     metric_jmespath: str | None = key(
         text, None, "jmespath expression into metric_file (source json).",
         "a jmespath expression")
@@ -320,6 +334,19 @@ class Settings:
         choice(RESULTS_COLUMNS), "seed",
         "Columns of results.tsv: seed (commit metric value status description) or karpathy "
         "(commit <metric> memory_gb status description).", ", ".join(RESULTS_COLUMNS))
+    metric_exclude: tuple[str, ...] = key(
+        globs, ("*.map", "*.d.ts", "*.d.mts", "*.d.cts"),
+        "Files a size or emitted metric never counts (a pattern without / matches the name "
+        "at any depth).", "comma-separated globs, or none")
+    size_compression: str = key(
+        choice(COMPRESSIONS), "none",
+        "How each file is compressed before a size or emitted metric adds it up (gzip: level "
+        "9, as size-limit and bundlewatch report; brotli needs the brotli extra).",
+        ", ".join(COMPRESSIONS))
+    required_outputs: tuple[str, ...] = key(
+        globs, (),
+        "Outputs (content hashes removed) that a candidate must still emit when the best run "
+        "did; one missing makes the run a crash.", "comma-separated globs, or none")
     holdout_command: str | None = key(
         text, None,
         "Command printing the sealed holdout metric (last number wins); run on candidates "

@@ -112,7 +112,7 @@ OPTIONS = {
                             "'KB'? accepted: B, KB, MB, GB, s, ms"),
     "unknown metric source": (["loop", "--metric-source", "csv"],
                               "--metric-source: metric_source = 'csv' is not accepted; accepted: "
-                              "command, regex, lines, json, size, time"),
+                              "command, regex, lines, json, size, time, emitted"),
     "timeout below time budget": (["loop", "--timeout", "1s", "--time-budget", "5"],
                                   "--timeout: timeout (1 s) is shorter than time_budget (5 s); "
                                   "raise it or leave it unset"),

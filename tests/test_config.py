@@ -59,9 +59,10 @@ def test_ml_project_with_uv_lock_runs_through_uv_when_uv_is_installed(ml_project
                                  if d and not (Path(d) / "uv").exists())
 
     with_uv = show_config(project, env={"PATH": f"{bin_dir}{os.pathsep}{without_uv}"})
-    assert with_uv["run_command"] == ("uv run train.py", origin_of("ml"))
+    assert with_uv["run_command"] == (
+        "uv run train.py", f"{origin_of('ml')}: uv.lock is present and uv is installed")
     assert show_config(project, env={"PATH": without_uv})["run_command"] == (
-        "python train.py", origin_of("ml"))
+        "python train.py", f"{origin_of('ml')}: 'uv run train.py' skipped: uv is not installed")
 
 
 def test_web_project_target_comes_from_package_json_source(web_project, show_config):
@@ -71,9 +72,13 @@ def test_web_project_target_comes_from_package_json_source(web_project, show_con
     assert shown["target_file"] == ("src/app.js", web)  # "source" wins over "main"
     assert shown["run_command"] == ("npm run build", web)
     assert shown["metric_name"] == ("bundle_size_kb", web)
-    assert shown["metric_source"] == ("size", web)
-    assert shown["metric_file"] == ("dist,build,out", web)
+    assert shown["metric_source"] == ("emitted", web)
+    assert shown["metric_file"] == ("dist, build, out",
+                                    f"{web}: named by package.json main, plus dist,build,out")
     assert shown["metric_unit"] == ("KB", web)
+    assert shown["size_compression"] == ("gzip", web)
+    assert shown["required_outputs"] == ("dist/index.js, **/*.html",
+                                         f"{web}: the files package.json main name, HTML pages")
     assert shown["readonly_files"] == ("package.json, package-lock.json", web)
 
 
@@ -86,7 +91,8 @@ def test_web_project_target_falls_back_to_main_and_output_to_package_json(tmp_pa
     (project / "lib" / "entry.js").write_text("module.exports = 1;\n")
     shown = show_config(project)
     assert shown["target_file"] == ("lib/entry.js", origin_of("web"))
-    assert shown["metric_file"] == ("public", origin_of("web"))
+    assert shown["metric_file"] == ("public", f"{origin_of('web')}: package.json "
+                                              "autoresearch.output")
 
 
 def test_flutter_project(flutter_project, show_config):
@@ -107,24 +113,33 @@ def test_maven_project_target_is_the_class_with_main(java_project, show_config):
     java = origin_of("java")
     assert shown["#type"] == (recipe_header("java"), "")
     assert shown["target_file"] == ("src/main/java/com/example/App.java", java)
-    assert shown["run_command"] == ("mvn -q package -DskipTests", java)
+    assert shown["run_command"] == ("mvn -q clean package -DskipTests",
+                                    f"{java}: pom.xml is present (Maven)")
     assert shown["metric_name"] == ("build_time_s", java)
     assert shown["metric_source"] == ("time", java)
     assert shown["metric_unit"] == ("s", java)
 
 
-@pytest.mark.parametrize(("options", "target", "command"), [
+GRADLE = "gradle clean build -x test --no-build-cache"
+
+
+@pytest.mark.parametrize(("options", "target", "command", "why"), [
     ({"build": "gradle", "gradlew": True}, "src/main/java/com/example/App.java",
-     "./gradlew build -x test"),
-    ({"build": "gradle"}, "src/main/java/com/example/App.java", "gradle build -x test"),
+     "./gradlew clean build -x test --no-build-cache", "the Gradle wrapper gradlew is present"),
+    ({"build": "gradle"}, "src/main/java/com/example/App.java", GRADLE,
+     "a Gradle build file is present, but gradle is not installed"),
     ({"build": "gradle-kts", "kotlin": True, "gradlew": True},
-     "src/main/kotlin/com/example/Main.kt", "./gradlew build -x test"),
+     "src/main/kotlin/com/example/Main.kt", "./gradlew clean build -x test --no-build-cache",
+     "the Gradle wrapper gradlew is present"),
 ], ids=["gradle-wrapper", "gradle", "kotlin-kts-wrapper"])
-def test_gradle_projects(java_project, show_config, options, target, command):
-    shown = show_config(java_project(**options))
+def test_gradle_projects(java_project, show_config, options, target, command, why, tmp_path):
+    from real_projects import executable_dir
+
+    no_gradle = executable_dir(tmp_path / "bin", real=("git",))
+    shown = show_config(java_project(**options), env={"PATH": no_gradle})
     assert shown["#type"] == (recipe_header("java"), "")
     assert shown["target_file"] == (target, origin_of("java"))
-    assert shown["run_command"] == (command, origin_of("java"))
+    assert shown["run_command"] == (command, f"{origin_of('java')}: {why}")
 
 
 def test_custom_project_from_the_seeds_claude_md_section(custom_project, show_config):
@@ -460,7 +475,39 @@ def test_an_incomplete_section_alone_is_not_a_custom_project(tmp_path, run_cli):
     (project / "CLAUDE.md").write_text("## autoresearch\n- target_file: main.py\n")
     code, out, err = run_cli(["config"], project)
     assert (code, out) == (2, "")
-    assert err.startswith(f"autoresearch: error: {project}: no project type detected")
+    assert err == (f"autoresearch: error: {project / 'CLAUDE.md'}:1: the autoresearch section "
+                   "has no run_command, metric_name, metric_parse; add '- run_command: <the "
+                   "command that runs one experiment>' '- metric_name: <the metric's name>' "
+                   "'- metric_parse: <a shell command that prints the metric>' (no project "
+                   "type was detected from the files, so it must say everything)\n")
+
+
+def test_an_incomplete_section_names_the_one_missing_key_and_its_line(tmp_path, run_cli):
+    project = tmp_path / "partial"
+    project.mkdir()
+    (project / "CLAUDE.md").write_text(
+        "# Notes\n\nHow we work.\n\n## autoresearch\n- target_file: main.py\n"
+        "- run_command: python main.py\n- metric_name: score\n\n## Later\n")
+    (project / "main.py").write_text("print('score: 1')\n")
+    code, out, err = run_cli(["config"], project)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"autoresearch: error: {project / 'CLAUDE.md'}:5: the autoresearch "
+                          "section has no metric_parse; add '- metric_parse: <a shell command "
+                          "that prints the metric>'")
+    (project / "autoresearch.yaml").write_text("metric_regex: 'score: (\\d+)'\n")
+    assert run_cli(["config"], project)[0] == 0  # complete with autoresearch.yaml's key
+
+
+def test_type_custom_without_the_keys_names_them(tmp_path, run_cli):
+    project = tmp_path / "partial"
+    project.mkdir()
+    (project / "autoresearch.yaml").write_text("type: custom\ntarget_file: main.py\n")
+    (project / "main.py").write_text("print('score: 1')\n")
+    code, out, err = run_cli(["config"], project)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"autoresearch: error: {project / 'autoresearch.yaml'}: the "
+                          "configuration has no run_command, metric_name, metric_parse; add "
+                          "'run_command: <the command that runs one experiment>'")
 
 
 @pytest.mark.parametrize(("files", "flags"), [
@@ -485,3 +532,71 @@ def test_config_creates_nothing_but_its_state_dir(ml_project, run_cli):
     assert run_cli(["config"], project)[0] == 0
     after = sorted(p.name for p in project.iterdir())
     assert set(after) - set(before) <= {".autoresearch"}
+
+
+# -- every choice and why (issue 14) ---------------------------------------------------------
+
+
+def test_config_shows_the_metric_regex_it_uses(ml_project, show_config):
+    from autoresearch.metrics import default_regex
+
+    shown = show_config(ml_project())
+    assert shown["metric_regex"] == (default_regex("val_bpb"), "default: 'val_bpb: <number>'")
+    assert show_config(ml_project(), "--metric-regex", r"bpb=(\S+)")["metric_regex"] == (
+        r"bpb=(\S+)", "--metric-regex")
+
+
+def test_config_says_where_defaults_were_looked_for(ml_project, show_config):
+    assert show_config(ml_project(git=True))["#defaults from"] == ("files tracked by git", "")
+
+
+def test_a_target_git_does_not_track_is_not_a_default(tmp_path, show_config, run_cli, git):
+    from real_projects import commit, write
+
+    project = commit(write(tmp_path / "app", {"package.json": '{"name": "app"}\n'}))
+    write(project, {"src/index.js": "export {}\n"})  # written, not yet added
+    code, out, err = run_cli(["config"], project)
+    assert (code, out) == (2, "")
+    assert err == (f"autoresearch: error: {project}: no target file found for project type "
+                   "'web' among the files tracked by git; set target_file in CLAUDE.md or "
+                   "autoresearch.yaml, or pass --target-file\n")
+    git(project, "add", "src/index.js")
+    assert show_config(project)["target_file"] == ("src/index.js", origin_of("web"))
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [
+    ("--metric-exclude", "/tmp/*.map", "metric_exclude = '/tmp/*.map' must be globs relative to "
+                                       "the project (no leading / or '..')"),
+    ("--size-compression", "zstd", "size_compression = 'zstd' is not accepted; accepted: none, "
+                                   "gzip, brotli"),
+    ("--required-outputs", "../dist/x.js", "required_outputs = '../dist/x.js' must be globs "
+                                           "relative to the project (no leading / or '..')"),
+])
+def test_bad_size_settings_are_one_line(web_project, run_cli, flag, value, message):
+    code, out, err = run_cli(["config", flag, value], web_project())
+    assert (code, out) == (2, "")
+    assert err == f"autoresearch: error: {flag}: {message}\n"
+
+
+def test_none_turns_excludes_and_required_outputs_off(web_project, show_config):
+    shown = show_config(web_project(), "--metric-exclude", "none", "--required-outputs", "none")
+    assert shown["metric_exclude"] == ("", "--metric-exclude")
+    assert shown["required_outputs"] == ("", "--required-outputs")
+
+
+def test_brotli_without_its_package_is_an_environment_error(web_project, run_cli, tmp_path):
+    blocker = tmp_path / "no-brotli"
+    blocker.mkdir()
+    (blocker / "brotli.py").write_text("raise ImportError('not installed')\n")
+    code, out, err = run_cli(["config", "--size-compression", "brotli"], web_project(),
+                             {"PYTHONPATH": str(blocker)})
+    assert (code, out) == (3, "")
+    assert err == ("autoresearch: error: size_compression 'brotli' needs the brotli package, "
+                   "which is not installed: pip install 'autoresearch[brotli]'\n")
+
+
+def test_a_fresh_git_init_uses_the_files_on_disk(git_repo, ml_project, show_config):
+    ml_project(git_repo)  # nothing added yet: setup will ask for a first commit
+    shown = show_config(git_repo)
+    assert shown["target_file"] == ("train.py", origin_of("ml"))
+    assert shown["#defaults from"] == ("files on disk (nothing tracked yet)", "")

@@ -322,7 +322,7 @@ def test_vram_gb(log, expected):
         (
             {"source": "grep"},
             "metric_source: 'grep' is not a metric source; "
-            "use one of command, regex, lines, json, size, time",
+            "use one of command, regex, lines, json, size, time, emitted",
         ),
         (
             {"source": "size", "file": "d", "unit": "kb"},
@@ -402,3 +402,55 @@ def test_validate_accepts_good_specs(spec):
 def test_read_raises_config_error_for_an_invalid_spec(project):
     with pytest.raises(ConfigError, match="^metric_regex: "):
         read(project, MetricSpec(name="x", source="regex", regex="("))
+
+
+# --- emitted (what the run wrote: not tracked by git) ------------------------------------
+
+
+def emitted_spec(**fields) -> MetricSpec:
+    return MetricSpec(**{"name": "bundle", "source": "emitted", "file": "dist,build", "unit": "B",
+                         **fields})
+
+
+def test_emitted_counts_untracked_files_and_records_them(dist):
+    reading = read(dist, emitted_spec(), tracked={"dist/app.js"})
+    assert reading.value == 2048.0 and reading.error is None
+    assert [(o.path, o.size, o.raw_size) for o in reading.outputs] == [
+        ("dist/assets/app.css", 2048, 2048)]
+
+
+def test_emitted_compresses_file_by_file_and_skips_excluded_files(dist):
+    (dist / "dist" / "app.js.map").write_bytes(b"m" * 4096)
+    reading = read(dist, emitted_spec(compression="gzip", exclude=("*.map",)), tracked=set())
+    assert [o.path for o in reading.outputs] == ["dist/app.js", "dist/assets/app.css"]
+    assert all(o.size < o.raw_size for o in reading.outputs)
+    assert reading.value == sum(o.size for o in reading.outputs)
+
+
+def test_emitted_without_an_untracked_file_is_an_error(dist):
+    reading = read(dist, emitted_spec(), tracked={"dist/app.js", "dist/assets/app.css"})
+    assert reading == MetricReading(value=None, extra={}, error=(
+        "the run emitted no file under dist, build (files tracked by git are not output)"))
+    only_maps = read(dist, emitted_spec(exclude=("*.js", "*.css")), tracked=set())
+    assert only_maps.error == ("every file under dist, build is excluded by metric_exclude "
+                               "(*.js, *.css): dist/app.js, dist/assets/app.css")
+
+
+def test_emitted_asks_git_what_is_tracked_when_not_told(dist, git_identity, git):
+    git(dist, "init", "--quiet")
+    git(dist, "add", "dist/app.js")
+    reading = read(dist, emitted_spec())
+    assert [o.path for o in reading.outputs] == ["dist/assets/app.css"]
+
+
+def test_size_counts_tracked_files_too_and_can_compress(dist):
+    reading = read(dist, MetricSpec(name="b", source="size", file="dist", unit="B",
+                                    compression="gzip"))
+    assert [o.path for o in reading.outputs] == ["dist/app.js", "dist/assets/app.css"]
+    assert reading.value < 3072
+
+
+def test_validate_rejects_an_unknown_compression():
+    with pytest.raises(ConfigError, match="^size_compression: 'zip' is not a compression; use "
+                                          "one of none, gzip, brotli$"):
+        metrics.validate(MetricSpec(name="b", source="size", file="d", compression="zip"))

@@ -237,7 +237,7 @@ BAD_RECIPES = {
                              "the project (no leading / or '..'), got '/etc/*'"),
     "target without a kind": ("name: rust\ntarget: [{file: src/main.rs}]\n",
                               "2: recipe key 'target' entries need one of path, json_file, "
-                              "search, got {'file': 'src/main.rs'}"),
+                              "search, bundler_entry, got {'file': 'src/main.rs'}"),
     "variant without run_command": ("name: rust\nvariants:\n  - when: {files: [x]}\n",
                                     "2: recipe key 'variants' entries need 'when' and "
                                     "'run_command'"),
@@ -245,7 +245,8 @@ BAD_RECIPES = {
                               "2: recipe key 'priority' must be a whole number, got 'high'"),
     "unknown metric entry": ("name: rust\nmetric:\n  name: size\n  units: KB\n",
                              "2: recipe key 'metric' has unknown entry 'units'; accepted: "
-                             "command, file, jmespath, name, output_key, regex, source, unit"),
+                             "command, compression, exclude, file, jmespath, name, output_key, "
+                             "outputs_of, regex, source, unit"),
     "bad output_key": ("name: rust\nmetric: {output_key: dist}\n",
                        "2: recipe key 'metric' output_key must be {json_file: FILE, key: KEY}, "
                        "got 'dist'"),
@@ -282,4 +283,4 @@ def test_a_bad_value_in_the_chosen_recipe_names_the_recipe(recipe_dir, tmp_path,
     assert (code, out) == (2, "")
     assert err == ("autoresearch: error: recipe rust (rust.yaml): metric_source = 'sized' is not "
                    "accepted; did you mean 'size'? accepted: command, regex, lines, json, size, "
-                   "time\n")
+                   "time, emitted\n")
