@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from autoresearch import decide, faults, project_copy, prompt
+from autoresearch import decide, emitted, faults, project_copy, prompt
 from autoresearch.agents.base import AgentFailure, AgentSettings
 from autoresearch.branch import Branch
 from autoresearch.config import Config
 from autoresearch.decide import Decision
 from autoresearch.engine import Engine
 from autoresearch.errors import AgentError, ConfigError, CrashingError
-from autoresearch.experiment import Experiment
+from autoresearch.experiment import Experiment, Measurement
 from autoresearch.git import Repo
 from autoresearch.history import History
 from autoresearch.live import Live
@@ -101,6 +101,7 @@ class Coordinator:
         self.session = Session()
         self.tickets = 0  # handed out and not yet logged
         self.stopping: str | None = None
+        self.rewrites_seen: set[str] = set()
         context.coordinator = self
 
     @property
@@ -228,7 +229,8 @@ class Coordinator:
             return DONE
         if candidate.measurement is None:
             return Measure(self.best_sha)
-        measurement = candidate.measurement
+        measurement = self._checked_outputs(candidate.measurement)
+        self._note_rewrites(measurement)
         best = self.history.best()
         if candidate.base != self.best_sha:  # the best moved while it was measured
             decision = self.judge(measurement, best)
@@ -249,6 +251,28 @@ class Coordinator:
         faults.point("before_log")
         self._log(candidate, measurement, decision)
         return DONE
+
+    def _checked_outputs(self, measurement: Measurement) -> Measurement:
+        """A candidate that no longer emits an entry output the best emitted is a crash
+        ("output missing: dist/x.min.js"), not a smaller bundle."""
+        best = self.c.engine.cached(self.best_sha) if self.history.best_commit else None
+        if best is None or not best.outputs or not measurement.outputs \
+                or measurement.value is None:
+            return measurement
+        missing = emitted.missing_outputs([o["path"] for o in best.outputs],
+                                          [o["path"] for o in measurement.outputs],
+                                          self.config.required_outputs)
+        error = emitted.missing_error(missing)
+        return replace(measurement, value=None, error=error) if error else measurement
+
+    def _note_rewrites(self, measurement: Measurement) -> None:
+        """Say once that the run rewrites tracked files (reverted after every run)."""
+        new = set(measurement.rewritten) - self.rewrites_seen
+        if new:
+            self.rewrites_seen |= new
+            self.c.console.warn(f"the run rewrites tracked files ({', '.join(sorted(new)[:5])}); "
+                                "they are reverted after every run and never count against "
+                                "a candidate")
 
     def judge(self, measurement, best: decide.Best | None) -> Decision:
         """The pure verdict on a measurement against ``best`` (decide.judge)."""

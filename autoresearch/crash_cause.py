@@ -55,6 +55,9 @@ _UNINFORMATIVE = re.compile(r"^(?:[-=*#~_.>|+ ]+|\[\.\.\. autoresearch: \d+ byte
                             r"info Visit https://.*|ELIFECYCLE.*|.*exited with code \d+)$")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # what a terminal would act on
+
+
 def cause(log_text: str) -> str | None:
     """The most telling line of ``log_text`` (trimmed to one line of at most 200 characters),
     or None when the log holds nothing but blank or decorative lines."""
@@ -68,7 +71,7 @@ def cause(log_text: str) -> str | None:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_CONTROL.sub("", text).split())
     return text if len(text) <= MAX_CHARS else text[:MAX_CHARS - 1] + "…"
 
 

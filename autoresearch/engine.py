@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch import decide, faults, metrics, runner
+from autoresearch import crash_cause, decide, faults, metrics, runner
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, metric_spec
 from autoresearch.errors import LogWriteError
@@ -81,6 +81,13 @@ class Engine:
 
     def sample_log(self, sha: str, index: int = 1) -> Path:
         return self.layout.run_dir(sha) / str(index) / "run.log"
+
+    def cached(self, sha: str) -> Measurement | None:
+        """The measurement on file for ``sha`` under this run definition, if any."""
+        data = read_json(self.metrics_path(sha))
+        if not data or data.get("definition") != self.definition_hash:
+            return None
+        return Measurement.from_json(data, cached=True)
 
     def has_own_measurement(self, sha: str) -> bool:
         data = read_json(self.metrics_path(sha))
@@ -164,18 +171,20 @@ class Engine:
                             max_log_bytes=MAX_LOG_BYTES, on_tick=tick, children=self.children)
         tampered = sorted(p for p, h in hash_files(tree.project, protected).items()
                           if before.get(p) != h)
+        rewritten = tree.modified_tracked()  # reverted by the next checkout, never blamed
         shutil.copyfile(log_path, tree.project / "run.log")  # metric_parse reads ./run.log
         self._publish(log_path)
-        error = _run_error(result, tampered, self.config.timeout)
+        log_text = log_path.read_bytes().decode("utf-8", errors="replace")
+        error = _run_error(result, tampered, self.config.timeout, log_text)
         if call.on_tick:
             call.on_tick("measure", result.duration_s, self.config.timeout)
         reading = metrics.read(self.spec, project_dir=tree.project, log_path=log_path,
                                duration_s=result.duration_s)
-        log_text = log_path.read_bytes().decode("utf-8", errors="replace")
         return {"value": None if error else reading.value, "error": error or reading.error,
                 "extra": reading.extra, "vram_gb": metrics.vram_gb(log_text),
                 "duration_s": result.duration_s, "peak_rss_mb": result.peak_rss_mb,
-                "exit_code": result.exit_code}
+                "exit_code": result.exit_code, "rewritten": rewritten,
+                "outputs": [o.to_json() for o in reading.outputs]}
 
     def _publish(self, log_path: Path) -> None:
         """run.log in the project: the log of the run that finished last."""
@@ -202,7 +211,9 @@ class Engine:
             extra=extra, duration_s=round(sum(s["duration_s"] for s in samples), 4),
             peak_rss_mb=round(peak, 1), memory_gb=round(max(vram) if vram else peak / 1024, 3),
             code_lines=decide.code_lines(target_text, self.config.targets[0]),
-            exit_code=samples[-1]["exit_code"] if samples else None)
+            exit_code=samples[-1]["exit_code"] if samples else None,
+            outputs=tuple(samples[-1]["outputs"]) if samples else (),
+            rewritten=tuple(sorted({p for s in samples for p in s["rewritten"]})))
 
     def _command(self) -> str:
         if self.config.runner:
@@ -271,14 +282,19 @@ def hash_files(root: Path, paths: tuple[str, ...]) -> dict[str, str | None]:
     return hashes
 
 
-def _run_error(result: runner.RunResult, tampered: list[str], timeout: float) -> str | None:
+def _run_error(result: runner.RunResult, tampered: list[str], timeout: float,
+               log_text: str) -> str | None:
+    """Why the run counts as a crash, with its cause (the log's most telling line)."""
     if tampered:
         return f"tampered: the run modified {', '.join(tampered)}"
     if result.timed_out:
-        return f"timeout: killed after {timeout:g} s"
-    if result.exit_code not in (0, None):
-        return f"exit code {result.exit_code}"
-    return None
+        error = f"timeout: killed after {timeout:g} s"
+    elif result.exit_code not in (0, None):
+        error = f"exit code {result.exit_code}"
+    else:
+        return None
+    why = crash_cause.cause(log_text)
+    return f"{error}: {why}" if why else error
 
 
 # -- doit, through its public API ----------------------------------------------------------

@@ -53,6 +53,8 @@ class Measurement:
     exit_code: int | None = None
     reused_from: str | None = None
     cached: bool = False  # True when this call ran nothing
+    outputs: tuple[dict, ...] = ()  # emitted files of the last sample: path, size, raw_size
+    rewritten: tuple[str, ...] = ()  # tracked files the run changed (a docs step, say)
 
     @property
     def crashed(self) -> bool:
@@ -63,7 +65,8 @@ class Measurement:
                 "error": self.error, "extra": dict(self.extra), "duration_s": self.duration_s,
                 "peak_rss_mb": self.peak_rss_mb, "memory_gb": self.memory_gb,
                 "code_lines": self.code_lines, "exit_code": self.exit_code,
-                "reused_from": self.reused_from}
+                "reused_from": self.reused_from, "outputs": list(self.outputs),
+                "rewritten": list(self.rewritten)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, cached: bool = False) -> "Measurement":
@@ -74,7 +77,8 @@ class Measurement:
                    peak_rss_mb=data.get("peak_rss_mb", 0.0),
                    memory_gb=data.get("memory_gb", 0.0), code_lines=data.get("code_lines"),
                    exit_code=data.get("exit_code"), reused_from=data.get("reused_from"),
-                   cached=cached)
+                   cached=cached, outputs=tuple(data.get("outputs") or ()),
+                   rewritten=tuple(data.get("rewritten") or ()))
 
 
 @dataclass(frozen=True)

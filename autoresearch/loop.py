@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch import agents, devices, hooks, recovery, sandbox
+from autoresearch import agents, devices, hooks, preflight, recovery, sandbox
 from autoresearch.agents.base import AgentSettings
 from autoresearch.branch import Branch
 from autoresearch.children import ChildRegistry
@@ -141,6 +141,7 @@ class LoopRun:
         self.repo.worktree_prune()
 
     def _open(self, bounds: Bounds) -> Coordinator:
+        preflight_check(self.config)
         recovery.prepare(self.layout, self.repo, self.ledger, self.children, self.console,
                          {w.name for w in self.context.workspaces.values()})
         hooks.remove_ours(self.repo, self.console)
@@ -314,6 +315,12 @@ class Mailbox:
                     raise
         finally:
             self.stop.set()
+
+
+def preflight_check(config: Config) -> None:
+    """The run command's program exists (EnvironmentProblem, exit 3, naming it otherwise);
+    a runner's command line is checked instead, since the command runs elsewhere."""
+    preflight.check(config.runner or config.run_command, config.project_dir)
 
 
 def agent_settings(c: Config) -> AgentSettings:

@@ -16,6 +16,7 @@ from autoresearch.engine import Engine
 from autoresearch.errors import UserError
 from autoresearch.experiment import Measurement
 from autoresearch.git import open_repo
+from autoresearch.loop import preflight_check
 from autoresearch.output import Console
 from autoresearch.signals import Signals
 from autoresearch.state import locate
@@ -30,6 +31,8 @@ def measure_command(project: Path, flags: dict[str, Any], commits: list[str],
         shas = [repo.resolve(rev) for rev in commits or ["HEAD"]]
         crashed = []
         for sha in shas:
+            if engine.cached(sha) is None:
+                preflight_check(config)
             measured = engine.measure(sha)
             console.result(describe_measurement(config, measured))
             if measured.value is None:

@@ -314,8 +314,8 @@ def _is_number(value: object) -> bool:
 
 
 def _clip(text: str | None, limit: int = FIELD_CHARS) -> str:
-    """``text`` on one line, cut to ``limit`` characters."""
-    text = " ".join((text or "").split())
+    """``text`` on one line, without control characters, cut to ``limit`` characters."""
+    text = " ".join(_CONTROL.sub("", text or "").split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

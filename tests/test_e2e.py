@@ -202,7 +202,8 @@ def test_ml_demo_project(tmp_path, git_identity, git, run_cli):
     assert values[0] == pytest.approx(2.847474, abs=1e-6)  # CONTEXT = 1
     assert values[1] == pytest.approx(1.051832, abs=1e-6)  # 3: better, kept
     assert values[2] == pytest.approx(4.339176, abs=1e-6)  # 0: worse, discarded
-    assert done[3]["error"] == "exit code 1"  # 99: train.py refuses it (FAIL)
+    assert done[3]["error"] == (  # 99: train.py refuses it, and the log says why
+        "exit code 1: FAIL: CONTEXT must be an integer in 0..16, got 99")
     assert values[4] == pytest.approx(0.722361, abs=1e-6)  # 5: better again, kept
     assert summary["best"] == pytest.approx(values[4])
     assert summary["best_commit"] == done[4]["full_commit"]
@@ -322,7 +323,8 @@ def test_java_project_compiled_by_javac(tmp_path, git_identity, git, run_cli, sh
     for d in done:
         if d["status"] != "crash":
             assert len(d["samples"]) == 2 and 0 < d["value"] < 60
-    assert done[2]["error"] == "exit code 1"
+    assert done[2]["error"].startswith("exit code 1: ")
+    assert "';' expected" in done[2]["error"]
     log = state_dir(project) / "runs" / done[2]["full_commit"] / "1" / "run.log"
     assert "error: ';' expected" in log.read_text()
     # javac really compiles the project: the best commit's classes run.
