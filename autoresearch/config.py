@@ -144,6 +144,21 @@ class Key:
         return "--" + self.name.replace("_", "-")
 
 
+def _resources(raw: Any) -> dict[str, float]:
+    """A mapping of resource names to amounts: YAML's {GPU: 1}, or that text (JSON too)."""
+    if isinstance(raw, str):
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            raw = YAML(typ="safe").load(raw)
+        except YAMLError:
+            raw = None
+    if not isinstance(raw, dict) or not raw:
+        raise Invalid("must be a mapping of resource names to amounts, e.g. {GPU: 1, CPU: 4}")
+    return {str(name): float(_number(amount, minimum=0)) for name, amount in raw.items()}
+
+
 def _positive_int(raw: Any) -> int:
     return int(_number(raw, integer=True, minimum=1))
 
@@ -194,8 +209,9 @@ SCHEMA: tuple[Key, ...] = (
     Key("check_command", _text, None,
         "Command that must pass before a keep (e.g. the project's tests).", "a shell command"),
     Key("runner", _text, None,
-        "Prefix that runs the experiment elsewhere (e.g. 'srun --gres=gpu:1 --').",
-        "a command prefix"),
+        "Where experiments run: ray or slurm (a job each, cancelled on the cluster), or a "
+        "command prefix (e.g. 'sky exec mycluster --'); unset: this machine. See "
+        "docs/cluster.md.", "local, ray, slurm or a command prefix"),
     Key("agent", _choice(AGENT_NAMES), "claude", "Which agent proposes changes.",
         ", ".join(AGENT_NAMES)),
     Key("agent_model", _text, None, "Model name passed to the agent.", "a model name"),
@@ -217,6 +233,20 @@ SCHEMA: tuple[Key, ...] = (
         "Stop after this many agent failures in a row.", "a whole number >= 1"),
     Key("instructions", _text, None,
         "Extra instructions for the agent (program.md is used when present).", "text"),
+    Key("ray_address", _text, None,
+        "The Ray cluster's dashboard for runner ray (default: RAY_ADDRESS, else the local "
+        "cluster).", "an address like http://head:8265"),
+    Key("ray_resources", _resources, None,
+        "What each experiment's Ray job reserves (without it, jobs run on the head node).",
+        "a mapping like {GPU: 1, CPU: 4} (CPU, GPU, memory in bytes, custom resources)"),
+    Key("slurm_args", _args, (), "sbatch options for runner slurm (e.g. '--gres=gpu:1 "
+        "--time=15').", "shell-style arguments"),
+    Key("queue_timeout", parse_duration, None,
+        "How long a cluster job may wait to start before it counts as timed out (default: "
+        "timeout).", "seconds or 90s/5m/1h"),
+    Key("fetch_files", _paths, (),
+        "Files a Ray job sends back besides metric_file (e.g. what metric_parse reads).",
+        "paths or globs inside the project"),
 )
 KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",

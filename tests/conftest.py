@@ -19,6 +19,10 @@ import helpers
 import pytest
 from helpers import IDENTITY, home_environment
 
+# The session-scoped real cluster engines (ray_cluster, slurm_cluster): registered here so
+# each starts once per session, whichever test modules use it.
+pytest_plugins = ["cluster_fixtures"]
+
 # The custom project's CLAUDE.md section, exactly as the seed's README writes it.
 SEED_SECTION = """\
 ## autoresearch
