@@ -117,7 +117,8 @@ def test_a_run_over_its_timeout_is_stopped_on_the_cluster(engine, tree, tmp_path
 
 def test_ctrl_c_stops_every_job_in_flight(engine, tree, tmp_path):
     """Two jobs in flight: one in a worker thread, stopped as the loop stops its workers
-    (on_tick raises), one in the main thread, which gets a real SIGINT."""
+    (on_tick raises the loop's Interrupted, here for a SIGTERM), one in the main thread,
+    which gets a real SIGINT."""
     jobs = tmp_path / "jobs"
     commands = [sleeper(), sleeper()]
     logs = [tmp_path / "worker.log", tmp_path / "main.log"]
@@ -126,7 +127,7 @@ def test_ctrl_c_stops_every_job_in_flight(engine, tree, tmp_path):
 
     def stop_when_asked(elapsed: float) -> None:
         if stop.is_set():
-            raise Interrupted(signal.SIGINT)
+            raise Interrupted(signal.SIGTERM)
 
     def worker() -> None:
         try:
@@ -222,6 +223,19 @@ def test_slurm_options_sbatch_refuses_are_a_one_line_error(slurm_cluster, tree, 
         "runner slurm: sbatch refused the job (slurm_args: --gres=gpu:1): sbatch: error: ")
     assert "\n" not in str(caught.value)
     assert in_flight(tmp_path / "jobs") == {}
+
+
+def test_slurm_srun_as_a_prefix_ends_its_job_when_the_run_times_out(slurm_cluster, tree, tmp_path):
+    """docs/cluster.md: of the prefixes, srun is one that stops the remote command."""
+    command = sleeper()
+    log = tmp_path / "run.log"
+    result = cluster.PrefixRunner("srun --job-name=prefixed --").run(
+        command, cwd=tree, log_path=log, timeout=3, jobs_dir=tmp_path / "jobs")
+    assert result.timed_out and "srun: forcing job termination" in log.read_text()
+    wait_for(lambda: not process_running(command.split("; ")[-1]), command, WAIT_S)
+    jobs = subprocess.run(["squeue", "--noheader", "--name=prefixed", "--format=%T"],
+                          capture_output=True, text=True, check=True).stdout
+    assert jobs == ""  # nothing pending or running
 
 
 # -- Ray only -------------------------------------------------------------------------------

@@ -86,9 +86,9 @@ class RayRunner:
                   **entrypoint_resources(self.resources))
         except BaseException:
             transcript.log.close()
-            if _exists(client, name):  # the submission went through before the error
-                job.stop()
-            records.remove(jobs_dir, name)
+            # The submission may have gone through before the error (Ctrl-C during it).
+            if not _exists(client, name) or job.stop():
+                records.remove(jobs_dir, name)
             raise
         finally:
             stamp.unlink(missing_ok=True)

@@ -62,7 +62,9 @@ class SlurmRunner:
         except BaseException:
             transcript.log.close()
             job.forget()
-            records.remove(jobs_dir, job.name)
+            # sbatch may have submitted the job before the error (Ctrl-C during it).
+            if cancel_recorded({"name": job.name}) is not None:
+                records.remove(jobs_dir, job.name)
             raise
         records.write(jobs_dir, job.name, self.name, job_id=job.job_id)
         return supervise(job, transcript, cwd=cwd, jobs_dir=jobs_dir, timeout=timeout,
