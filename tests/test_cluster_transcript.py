@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch.cluster.transcript import Transcript, new_token, unpack, wrapped
+from autoresearch.cluster.transcript import Trailer, Transcript, new_token, unpack, wrapped
 
 OUTPUT = "line one\nerr line\nno newline at the end"
 COMMAND = ("printf 'line one\\n'; printf 'err line\\n' >&2; mkdir -p out/deep; "
@@ -63,6 +63,12 @@ def test_output_reaches_the_log_as_it_arrives(tmp_path):
     transcript.feed(b"point for job j1: python3 -c x\nlast\n")
     assert log.read_text() == "first line\nalmost a marker: @@autoresearch is fun\nlast\n"
     assert transcript.node == "node1" and not transcript.complete
+    transcript.feed(f"@@autoresearch-{token} end 4 1.5".encode())
+    assert not transcript.complete  # the line is not whole yet
+    transcript.feed(b"\n")
+    assert transcript.complete
+    assert transcript.finish() == Trailer("node1", 4, 1.5, None)
+    assert log.read_text() == "first line\nalmost a marker: @@autoresearch is fun\nlast\n"
 
 
 def test_fetched_files_come_back_hidden_ones_included(tmp_path):

@@ -75,11 +75,12 @@ class RayRunner:
         job = _RayJob(client, name, transcript)
         records.write(jobs_dir, name, self.name, address=client.get_address())
         # Ray unpacks identical packages once and runs their jobs in the same directory,
-        # where an earlier (or concurrent) run's files would be: a stamp makes each unique.
+        # where an earlier (or concurrent) run's files would be: a stamp makes each unique
+        # (the wrapper removes it before the command runs).
         stamp = cwd / f".autoresearch-job-{token}"
         try:
             stamp.write_text(name)
-            _call(client.submit_job, entrypoint=wrapped(token, command, fetch),
+            _call(client.submit_job, entrypoint=wrapped(token, command, fetch, [stamp.name]),
                   submission_id=name, runtime_env={
                       "working_dir": str(cwd), "excludes": shipment.excludes,
                       "env_vars": {key: str(value) for key, value in (env or {}).items()}},

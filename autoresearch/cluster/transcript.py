@@ -17,6 +17,7 @@ import json
 import secrets
 import shlex
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +33,13 @@ def new_token() -> str:
     return secrets.token_hex(8)
 
 
-def wrapped(token: str, command: str, fetch: list[str] | tuple[str, ...] = (),
+def wrapped(token: str, command: str, fetch: Sequence[str] = (), remove: Sequence[str] = (),
             python: str = "python3") -> str:
-    """The shell command line that runs ``command`` under the wrapper on the node."""
+    """The shell command line that runs ``command`` under the wrapper on the node; the files
+    ``remove`` names are deleted there first."""
     source = base64.b64encode(WRAPPER.read_bytes()).decode()
     args = json.dumps({"token": token, "command": command, "fetch": list(fetch),
-                       "fetch_max": FETCH_MAX_BYTES})
+                       "fetch_max": FETCH_MAX_BYTES, "remove": list(remove)})
     bootstrap = f"import base64;exec(base64.b64decode('{source}'))"
     return " ".join([python, "-c", shlex.quote(bootstrap),
                      base64.b64encode(args.encode()).decode()])
@@ -79,12 +81,12 @@ class Transcript:
         self.received = 0
 
     @property
-    def started(self) -> bool:
-        return self._state != "preamble"
-
-    @property
     def complete(self) -> bool:
-        return self._state == "trailer" and self._parse().exit_code is not None
+        """Whether the wrapper's last line (the exit code) has arrived."""
+        if self._state != "trailer":
+            return False
+        at = self._trailer.rfind(self._end + b"end ")
+        return at >= 0 and self._trailer.find(b"\n", at) >= 0
 
     def feed(self, data: bytes) -> None:
         self.received += len(data)

@@ -4,7 +4,8 @@ Kept compatible with old Pythons (3.6), since a Slurm node's python3 may be the 
 It prints a start line, runs the command with this process's stdout and stderr (so the
 output streams as it is written), then a trailer the runner strips from the log: the
 files to fetch as a base64 gzip tar, and the exit code and duration. ARGS is base64 JSON:
-{"token", "command", "fetch": [globs], "fetch_max": bytes}.
+{"token", "command", "fetch": [globs], "fetch_max": bytes, "remove": [files the tool
+added to the tree only to ship it, removed before the command runs]}.
 """
 
 import base64
@@ -48,6 +49,11 @@ def main():
     args = json.loads(base64.b64decode(sys.argv[1]).decode())
     marker = "@@autoresearch-" + args["token"]
     out = sys.stdout
+    for name in args.get("remove") or []:
+        try:
+            os.remove(name)
+        except OSError:
+            pass
     out.write(f"{marker} start {socket.gethostname()}\n")
     out.flush()
     start = time.monotonic()
