@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,14 @@ def test_a_prefix_that_is_not_installed_is_a_one_line_error(tmp_path):
 def test_a_prefix_that_does_not_parse_is_a_config_error():
     with pytest.raises(ConfigError, match=r"^runner: 'srun \"--' is not a valid command prefix"):
         PrefixRunner('srun "--')
+
+
+def test_runner_ray_without_ray_installed_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray.job_submission", None)  # import fails
+    with pytest.raises(EnvironmentProblem) as caught:
+        cluster.RayRunner().preflight(tmp_path, jobs_dir=tmp_path / "jobs")
+    assert str(caught.value) == ("runner ray needs Ray's job client: "
+                                 "pip install 'autoresearch[cluster]'")
 
 
 # -- configuration ----------------------------------------------------------------------------
