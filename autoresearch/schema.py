@@ -182,6 +182,21 @@ def holdout_paths(raw: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
+def resources(raw: Any) -> dict[str, float]:
+    """A mapping of resource names to amounts: YAML's {GPU: 1}, or that text (JSON too)."""
+    if isinstance(raw, str):
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            raw = YAML(typ="safe").load(raw)
+        except YAMLError:
+            raw = None
+    if not isinstance(raw, dict) or not raw:
+        raise Invalid("must be a mapping of resource names to amounts, e.g. {GPU: 1, CPU: 4}")
+    return {str(name): float(number(amount, minimum=0)) for name, amount in raw.items()}
+
+
 def positive_int(raw: Any) -> int:
     return int(number(raw, integer=True, minimum=1))
 
@@ -279,8 +294,10 @@ class Settings:
         text, None, "Command that must pass before a keep (e.g. the project's tests).",
         "a shell command")
     runner: str | None = key(
-        text, None, "Prefix that runs the experiment elsewhere (e.g. 'srun --gres=gpu:1 --').",
-        "a command prefix")
+        text, None,
+        "Where experiments run: ray or slurm (a job each, cancelled on the cluster), or a "
+        "command prefix (e.g. 'sky exec mycluster --'); unset: this machine. See "
+        "docs/cluster.md.", "local, ray, slurm or a command prefix")
     agent: str = key(choice(AGENT_NAMES), "claude", "Which agent proposes changes.",
                      ", ".join(AGENT_NAMES))
     agent_model: str | None = key(text, None, "Model name passed to the agent.", "a model name")
@@ -347,6 +364,24 @@ class Settings:
         globs, (),
         "Outputs (content hashes removed) that a candidate must still emit when the best run "
         "did; one missing makes the run a crash.", "comma-separated globs, or none")
+    ray_address: str | None = key(
+        text, None,
+        "The Ray cluster's dashboard for runner ray (default: RAY_ADDRESS, else the local "
+        "cluster).", "an address like http://head:8265")
+    ray_resources: dict | None = key(
+        resources, None,
+        "What each experiment's Ray job reserves (without it, jobs run on the head node).",
+        "a mapping like {GPU: 1, CPU: 4} (CPU, GPU, memory in bytes, custom resources)")
+    slurm_args: tuple[str, ...] = key(
+        arguments, (), "sbatch options for runner slurm (e.g. '--gres=gpu:1 --time=15').",
+        "shell-style arguments")
+    queue_timeout: float | None = key(
+        duration, None,
+        "How long a cluster job may wait to start before it counts as timed out (default: "
+        "timeout).", "seconds or 90s/5m/1h")
+    fetch_files: tuple[str, ...] = key(
+        paths, (), "Files a Ray job sends back besides metric_file (e.g. what metric_parse "
+        "reads).", "paths or globs inside the project")
     holdout_command: str | None = key(
         text, None,
         "Command printing the sealed holdout metric (last number wins); run on candidates "

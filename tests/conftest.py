@@ -24,6 +24,10 @@ from helpers import IDENTITY, home_environment
 # for strict (tests/test_adversarial.py runs every misbehaviour at both levels).
 os.environ.setdefault("AUTORESEARCH_SANDBOX", "basic")
 
+# The session-scoped real cluster engines (ray_cluster, slurm_cluster): registered here so
+# each starts once per session, whichever test modules use it.
+pytest_plugins = ["cluster_fixtures"]
+
 # The custom project's CLAUDE.md section, exactly as the seed's README writes it.
 SEED_SECTION = """\
 ## autoresearch

@@ -1,0 +1,65 @@
+"""runner unset (local) and runner: PREFIX — the experiment as a process of this machine.
+
+A prefix (``srun --gres=gpu:1 --``, ``sky exec mycluster --``, ``ssh gpu1``) runs
+``PREFIX /bin/sh -c 'COMMAND'``: the prefix's client is the local process, and killing it
+is all a timeout or Ctrl-C can do (docs/cluster.md says which schedulers then stop the
+remote command). Files come back only through a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from autoresearch import runner
+from autoresearch.cluster.base import MAX_LOG_BYTES, JobResult, Tick
+from autoresearch.errors import ConfigError, EnvironmentProblem
+
+
+class LocalRunner:
+    name = "local"
+
+    def preflight(self, tree: Path, *, jobs_dir: Path) -> None:
+        pass
+
+    def run(self, command: str, *, cwd: Path, log_path: Path, timeout: float, jobs_dir: Path,
+            env: Mapping[str, str] | None = None, fetch: Sequence[str] = (),
+            on_tick: Tick | None = None, max_log_bytes: int = MAX_LOG_BYTES) -> JobResult:
+        # jobs_dir: runner.run records its processes itself (see track_children).
+        result = runner.run(self.command_line(command), cwd=cwd, timeout=timeout,
+                            stdout_path=log_path, env=env, max_log_bytes=max_log_bytes,
+                            on_tick=on_tick)
+        return JobResult(**asdict(result), node=self.node())
+
+    def command_line(self, command: str) -> str:
+        return command
+
+    def node(self) -> str | None:
+        return socket.gethostname()
+
+
+class PrefixRunner(LocalRunner):
+    name = "prefix"
+
+    def __init__(self, prefix: str):
+        try:
+            self.argv = shlex.split(prefix)
+        except ValueError as exc:
+            raise ConfigError(f"runner: {prefix!r} is not a valid command prefix ({exc})") \
+                from None
+        self.prefix = prefix
+
+    def preflight(self, tree: Path, *, jobs_dir: Path) -> None:
+        if self.argv and shutil.which(self.argv[0]) is None:
+            raise EnvironmentProblem(f"runner: '{self.argv[0]}' (from '{self.prefix}') is not "
+                                     "on PATH; install it, or use runner: ray or slurm")
+
+    def command_line(self, command: str) -> str:
+        return f"{self.prefix} /bin/sh -c {shlex.quote(command)}"
+
+    def node(self) -> str | None:
+        return None  # wherever the prefix sent it
