@@ -311,6 +311,8 @@ class Coordinator:
             rebased_from=candidate.made_as[:7] if parallel and candidate.made_as else None)
         if candidate.ignored:
             experiment = experiment.with_more(ignored_files=list(candidate.ignored[:20]))
+        if measurement is not None and measurement.jobs:
+            experiment = experiment.with_more(jobs=list(measurement.jobs))
         logged = self.ledger.append_experiment(experiment)
         h.add(logged)
         if candidate.commit:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shlex
 import shutil
 import threading
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autoresearch import crash_cause, decide, faults, metrics, runner
+from autoresearch import cluster, crash_cause, decide, faults, metrics, runner
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, metric_spec
 from autoresearch.errors import LogWriteError
@@ -73,7 +72,10 @@ class Engine:
         self.definition = config.run_definition()
         self.definition_hash = config.run_definition_hash()
         self.spec = metric_spec(config)
+        self.job_runner = cluster.from_config(config)
+        self.fetch = cluster.fetch_globs(config)
         self._published = threading.Lock()
+        self._checked_runner = False
 
     # -- paths -----------------------------------------------------------------------------
     def metrics_path(self, sha: str) -> Path:
@@ -147,6 +149,7 @@ class Engine:
                              f"{threading.get_ident()}", self.config.run_files)
         try:
             tree.checkout(sha)
+            self._check_runner(tree)
             samples = [self._run_sample(sha, index, tree, call)
                        for index in range(1, self.config.repeats + 1)]
         finally:
@@ -166,9 +169,10 @@ class Engine:
         faults.point("run_start")
         tick = (lambda elapsed: call.on_tick("run", elapsed, self.config.timeout)) \
             if call.on_tick else None
-        result = runner.run(self._command(), cwd=tree.project, env=call.env,
-                            timeout=self.config.timeout, stdout_path=log_path,
-                            max_log_bytes=MAX_LOG_BYTES, on_tick=tick, children=self.children)
+        result = self.job_runner.run(
+            self.config.run_command, cwd=tree.project, log_path=log_path,
+            timeout=self.config.timeout, jobs_dir=self.layout.children, env=call.env,
+            fetch=self.fetch, on_tick=tick, max_log_bytes=MAX_LOG_BYTES)
         tampered = sorted(p for p, h in hash_files(tree.project, protected).items()
                           if before.get(p) != h)
         rewritten = tree.modified_tracked()  # reverted by the next checkout, never blamed
@@ -184,7 +188,9 @@ class Engine:
                 "extra": reading.extra, "vram_gb": metrics.vram_gb(log_text),
                 "duration_s": result.duration_s, "peak_rss_mb": result.peak_rss_mb,
                 "exit_code": result.exit_code, "rewritten": rewritten,
-                "outputs": [o.to_json() for o in reading.outputs]}
+                "outputs": [o.to_json() for o in reading.outputs],
+                "job": {"job_id": result.job_id, "node": result.node,
+                        "cancelled": result.cancelled} if result.job_id else None}
 
     def _publish(self, log_path: Path) -> None:
         """run.log in the project: the log of the run that finished last."""
@@ -213,12 +219,14 @@ class Engine:
             code_lines=decide.code_lines(target_text, self.config.targets[0]),
             exit_code=samples[-1]["exit_code"] if samples else None,
             outputs=tuple(samples[-1]["outputs"]) if samples else (),
-            rewritten=tuple(sorted({p for s in samples for p in s["rewritten"]})))
+            rewritten=tuple(sorted({p for s in samples for p in s["rewritten"]})),
+            jobs=tuple(s["job"] for s in samples if s["job"]))
 
-    def _command(self) -> str:
-        if self.config.runner:
-            return f"{self.config.runner} /bin/sh -c {shlex.quote(self.config.run_command)}"
-        return self.config.run_command
+    def _check_runner(self, tree: Workspace) -> None:
+        """Once per engine: the runner can run here (a Slurm node sees the tree, say)."""
+        if not self._checked_runner:
+            self.job_runner.preflight(tree.project, jobs_dir=self.layout.children)
+            self._checked_runner = True
 
     # -- content dedupe ---------------------------------------------------------------------
     def _file_at(self, sha: str, path: str) -> bytes | None:

@@ -55,6 +55,7 @@ class Measurement:
     cached: bool = False  # True when this call ran nothing
     outputs: tuple[dict, ...] = ()  # emitted files of the last sample: path, size, raw_size
     rewritten: tuple[str, ...] = ()  # tracked files the run changed (a docs step, say)
+    jobs: tuple[dict, ...] = ()  # where each sample ran on a cluster: job_id, node, cancelled
 
     @property
     def crashed(self) -> bool:
@@ -66,7 +67,7 @@ class Measurement:
                 "peak_rss_mb": self.peak_rss_mb, "memory_gb": self.memory_gb,
                 "code_lines": self.code_lines, "exit_code": self.exit_code,
                 "reused_from": self.reused_from, "outputs": list(self.outputs),
-                "rewritten": list(self.rewritten)}
+                "rewritten": list(self.rewritten), "jobs": list(self.jobs)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, cached: bool = False) -> "Measurement":
@@ -78,7 +79,8 @@ class Measurement:
                    memory_gb=data.get("memory_gb", 0.0), code_lines=data.get("code_lines"),
                    exit_code=data.get("exit_code"), reused_from=data.get("reused_from"),
                    cached=cached, outputs=tuple(data.get("outputs") or ()),
-                   rewritten=tuple(data.get("rewritten") or ()))
+                   rewritten=tuple(data.get("rewritten") or ()),
+                   jobs=tuple(data.get("jobs") or ()))
 
 
 @dataclass(frozen=True)

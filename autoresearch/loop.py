@@ -180,9 +180,11 @@ class LoopRun:
                 self._stop_workers()
                 recovery.drop_unmeasured(self.layout, self.context.engine)
                 self.console.clear_status()
-                self.ledger.append("interrupted", "fail", {
-                    "tag": self.tag, "signal": interrupt.name,
-                    "experiments": coordinator.session.experiments})
+                details = {"tag": self.tag, "signal": interrupt.name,
+                           "experiments": coordinator.session.experiments}
+                if getattr(interrupt, "__notes__", None):  # cluster jobs stopped or not
+                    details["notes"] = list(interrupt.__notes__)
+                self.ledger.append("interrupted", "fail", details)
                 best = coordinator.history.best_commit
                 self.console.info(f"interrupted: stopped what was running; the best is "
                                   f"{(best or '')[:7]} on {branch.name}")
@@ -318,9 +320,10 @@ class Mailbox:
 
 
 def preflight_check(config: Config) -> None:
-    """The run command's program exists (EnvironmentProblem, exit 3, naming it otherwise);
-    a runner's command line is checked instead, since the command runs elsewhere."""
-    preflight.check(config.runner or config.run_command, config.project_dir)
+    """The run command's program exists (EnvironmentProblem, exit 3, naming it otherwise).
+    With a runner the command runs elsewhere: the runner checks what it needs itself."""
+    if not config.runner:
+        preflight.check(config.run_command, config.project_dir)
 
 
 def agent_settings(c: Config) -> AgentSettings:

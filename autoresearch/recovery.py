@@ -16,7 +16,7 @@ import shutil
 
 import psutil
 
-from autoresearch import runner
+from autoresearch import cluster, runner
 from autoresearch.branch import Branch
 from autoresearch.children import ChildRegistry
 from autoresearch.errors import CrashingError
@@ -41,6 +41,10 @@ def prepare(layout: Layout, repo: Repo, ledger: Ledger, children: ChildRegistry,
     if killed:
         console.info(f"resuming: stopped {len(killed)} process tree(s) left running by a "
                      f"killed loop (pid {', '.join(map(str, killed))})")
+    jobs = cluster.cancel_leftovers(layout.children)
+    if jobs:
+        console.info(f"resuming: cancelled {', '.join(jobs)} left on the cluster by a killed "
+                     "loop")
     _remove_stale_trees(layout, repo, in_use)
     shutil.rmtree(layout.agent_dir / "copies", ignore_errors=True)  # a killed call's copies
 

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from autoresearch import runner
+from autoresearch.children import ChildRegistry
 from autoresearch.cluster.base import MAX_LOG_BYTES, JobResult, Tick
 from autoresearch.errors import ConfigError, EnvironmentProblem
 
@@ -29,10 +30,10 @@ class LocalRunner:
     def run(self, command: str, *, cwd: Path, log_path: Path, timeout: float, jobs_dir: Path,
             env: Mapping[str, str] | None = None, fetch: Sequence[str] = (),
             on_tick: Tick | None = None, max_log_bytes: int = MAX_LOG_BYTES) -> JobResult:
-        # jobs_dir: runner.run records its processes itself (see track_children).
+        # The process is recorded in jobs_dir while it runs: a restarted loop ends it.
         result = runner.run(self.command_line(command), cwd=cwd, timeout=timeout,
                             stdout_path=log_path, env=env, max_log_bytes=max_log_bytes,
-                            on_tick=on_tick)
+                            on_tick=on_tick, children=ChildRegistry(jobs_dir))
         return JobResult(**asdict(result), node=self.node())
 
     def command_line(self, command: str) -> str:
