@@ -121,6 +121,13 @@ def _min_delta(raw: Any) -> str:
     return text
 
 
+def _url(raw: Any) -> str:
+    text = _text(raw)
+    if not re.match(r"https?://[^\s/]+", text):
+        raise Invalid("must be an http:// or https:// URL")
+    return text
+
+
 def _args(raw: Any) -> tuple[str, ...]:
     if isinstance(raw, list):
         return tuple(str(a) for a in raw)
@@ -217,6 +224,16 @@ SCHEMA: tuple[Key, ...] = (
         "Stop after this many agent failures in a row.", "a whole number >= 1"),
     Key("instructions", _text, None,
         "Extra instructions for the agent (program.md is used when present).", "text"),
+    Key("on_keep", _text, None, "Shell command run after each keep, with the experiment in "
+        "AUTORESEARCH_* variables (see Watching a loop).", "a shell command"),
+    Key("on_crash", _text, None, "Shell command run after each crash (AUTORESEARCH_* "
+        "variables).", "a shell command"),
+    Key("on_plateau", _text, None, "Shell command run after 10 experiments in a row without "
+        "a keep (AUTORESEARCH_* variables).", "a shell command"),
+    Key("on_stop", _text, None, "Shell command run when the loop ends: best commit, value, "
+        "change and why it stopped (AUTORESEARCH_* variables).", "a shell command"),
+    Key("notify", _url, None, "Webhook that gets a POST of {\"text\": ...} on each keep and "
+        "at the end (Slack, Discord).", "an http:// or https:// URL"),
 )
 KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",
