@@ -8,13 +8,14 @@ import http.client
 import json
 import re
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from dashboard_helpers import BASELINE, NIGHT, SCRIPT, TAG, new_project
-from helpers import git
+from helpers import PY, environment, git
 
 from autoresearch.dashboard import render_static, serve
 from autoresearch.errors import ConfigError, EnvironmentProblem
@@ -160,6 +161,24 @@ def test_beyond_localhost_every_request_needs_the_token(project):
     finally:
         server.close()
     assert len(token) >= 20
+
+
+def test_run_prints_the_url_with_its_token_and_serves_until_stopped(project):
+    code = ("import sys; from pathlib import Path; from autoresearch.dashboard import run; "
+            "run(Path(sys.argv[1]), host='0.0.0.0', port=0)")
+    server = subprocess.Popen([PY, "-c", code, str(project)], stdout=subprocess.PIPE, text=True,
+                              env=environment(project.parent))
+    try:
+        line = server.stdout.readline()
+        match = re.fullmatch(rf"dashboard of {re.escape(str(project))}: "
+                             r"http://[^/:]+:(\d+)/\?token=([\w-]{20,})\n", line)
+        assert match, line
+        port, token = match.groups()
+        assert get(f"http://127.0.0.1:{port}/?token={token}")[0] == 200
+        assert get(f"http://127.0.0.1:{port}/")[0] == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def request_with_host(server, host: str) -> int:

@@ -71,10 +71,10 @@ def _hours_between(first: str | None, last: str | None) -> float | None:
     return seconds / 3600 if seconds >= RATE_MIN_S else None
 
 
-def summary_json(digest: TagDigest, rows: list[dict]) -> dict[str, Any]:
-    """The headline numbers of one tag (``rows``: its first and newest experiment at least)."""
+def summary_json(digest: TagDigest, first_at: str | None, newest_at: str | None) -> dict:
+    """The headline numbers of one tag (``*_at``: its first and newest experiment's time)."""
     s = summary_of(digest)
-    hours = _hours_between(rows[0]["at"], rows[-1]["at"]) if rows else None
+    hours = _hours_between(first_at, newest_at)
     return {
         "tag": s.tag, "metric": s.metric, "direction": s.direction,
         "experiments": s.experiments, "kept": s.kept, "discarded": s.discarded,
@@ -87,10 +87,13 @@ def summary_json(digest: TagDigest, rows: list[dict]) -> dict[str, Any]:
 
 
 def _log_tail(path: Any, max_bytes: int) -> str:
-    if not isinstance(path, str) or not path:
+    """The end of a log (live.json names it as a string); "" when there is none."""
+    if isinstance(path, str) and path:
+        path = Path(path)
+    if not isinstance(path, Path):
         return ""
     try:
-        return _text(tail(Path(path), max_bytes))
+        return _text(tail(path, max_bytes))
     except OSError:  # a directory, no permission: nothing to show
         return ""
 
@@ -138,8 +141,8 @@ class ProjectView:
         self._seen_bytes = 0
         self._index = LogIndex()
         self._rows: dict[str, list[str]] = {}  # tag -> rows as JSON text, oldest first
-        self._ends: dict[str, tuple[dict, dict]] = {}  # tag -> (first row, newest row)
-        self._shas: dict[str, dict] = {}  # full sha -> its row
+        self._times: dict[str, tuple[str, str]] = {}  # tag -> (first, newest) timestamps
+        self._shas: set[str] = set()  # the experiments' commits: only they have details
 
     @property
     def source(self) -> Path:
@@ -161,7 +164,7 @@ class ProjectView:
                 self._add(record)
 
     def _add(self, record: dict) -> None:
-        self._index.add_record(record, 0)
+        self._index.add_record(record, 0)  # the rows keep the records: no location needed
         if record.get("action") != "experiment_done":
             return
         tag = record["details"].get("tag")
@@ -169,10 +172,9 @@ class ProjectView:
         rows = self._rows.setdefault(key, [])
         row = row_of(record, len(rows))
         rows.append(json.dumps(row, separators=(",", ":")))
-        first = self._ends[key][0] if key in self._ends else row
-        self._ends[key] = (first, row)
+        self._times[key] = (self._times.get(key, (row["at"],))[0], row["at"])
         if row["sha"]:
-            self._shas[row["sha"]] = row
+            self._shas.add(row["sha"])
 
     # -- queries ---------------------------------------------------------------------------
     def tags(self) -> list[str]:
@@ -210,17 +212,12 @@ class ProjectView:
 
     def summary(self, tag: str | None) -> dict[str, Any]:
         with self._lock:
-            ends = self._ends.get(tag or "")
-            return summary_json(self._index.tag(tag), list(ends) if ends else [])
+            return summary_json(self._index.tag(tag), *self._times.get(tag or "", (None, None)))
 
     def newest_shas(self, tag: str | None, limit: int) -> list[str]:
         with self._lock:
             rows = [json.loads(text) for text in self._rows.get(tag or "", ())[-limit:]]
         return [row["sha"] for row in rows if row["sha"]]
-
-    def knows(self, sha: str) -> bool:
-        with self._lock:
-            return sha in self._shas
 
     # -- an experiment's details -------------------------------------------------------------
     def details(self, shas: list[str]) -> dict[str, dict[str, str]]:
@@ -232,7 +229,7 @@ class ProjectView:
             patches = self._repo.patches(known) if known else {}
         return {sha: {"diff": _cut(_text(patches.get(sha)), sha) if sha in patches
                       else f"commit {sha[:7]} is no longer in the repository",
-                      "log": _log_tail(str(self.layout.run_dir(sha) / "1" / "run.log"),
+                      "log": _log_tail(self.layout.run_dir(sha) / "1" / "run.log",
                                        RUN_LOG_TAIL_BYTES)}
                 for sha in known}
 
