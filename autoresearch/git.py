@@ -212,6 +212,22 @@ class Repo:
         with self._objects:
             return self._repo.odb.stream(bytes.fromhex(oid)).read()
 
+    def patches(self, shas: list[str]) -> dict[str, str]:
+        """Each commit's patch against its first parent (a root commit's whole tree), by full
+        sha, in one git call. Commits the repository no longer has (a discarded candidate
+        after ``git gc``) and anything that is not a full sha are left out."""
+        wanted = [sha for sha in shas if _FULL_SHA.fullmatch(sha)]
+        if not wanted:
+            return {}
+        out = self.run("log", "--no-walk=unsorted", "--ignore-missing", "--no-color",
+                       "--no-ext-diff", "--no-textconv", "--format=%x00%H", "--patch",
+                       *wanted, "--", strip=False)
+        patches = {}
+        for chunk in out.split("\0")[1:]:
+            sha, _, patch = chunk.partition("\n")
+            patches[sha] = patch.lstrip("\n")
+        return patches
+
     def commit_message(self, rev: str) -> str:
         with self._objects:
             return self._repo.commit(rev).message

@@ -186,6 +186,11 @@ class LogIndex:
         if record is None:
             self.skipped += 1
             return
+        self.add_record(record, location)
+
+    def add_record(self, record: dict, location: int) -> None:
+        """Count one parsed record (an experiment or a calibration; others only move
+        ``latest_tag``); ``location`` is where the experiment's record can be found again."""
         action, details = record.get("action"), record["details"]
         key = _tag_key(details.get("tag"))
         if action == "experiment_done":

@@ -197,6 +197,13 @@ def resources(raw: Any) -> dict[str, float]:
     return {str(name): float(number(amount, minimum=0)) for name, amount in raw.items()}
 
 
+def url(raw: Any) -> str:
+    value = text(raw)
+    if not re.match(r"https?://[^\s/]+", value):
+        raise Invalid("must be an http:// or https:// URL")
+    return value
+
+
 def positive_int(raw: Any) -> int:
     return int(number(raw, integer=True, minimum=1))
 
@@ -382,6 +389,21 @@ class Settings:
     fetch_files: tuple[str, ...] = key(
         paths, (), "Files a Ray job sends back besides metric_file (e.g. what metric_parse "
         "reads).", "paths or globs inside the project")
+    on_keep: str | None = key(
+        text, None, "Shell command run after each keep, with the experiment in "
+        "AUTORESEARCH_* variables (see Watching a loop).", "a shell command")
+    on_crash: str | None = key(
+        text, None, "Shell command run after each crash (AUTORESEARCH_* variables).",
+        "a shell command")
+    on_plateau: str | None = key(
+        text, None, "Shell command run after 10 experiments in a row without a keep "
+        "(AUTORESEARCH_* variables).", "a shell command")
+    on_stop: str | None = key(
+        text, None, "Shell command run when the loop ends: best commit, value, change and why "
+        "it stopped (AUTORESEARCH_* variables).", "a shell command")
+    notify: str | None = key(
+        url, None, "Webhook that gets a POST of {\"text\": ...} on each keep and at the end "
+        "(Slack, Discord).", "an http:// or https:// URL")
     holdout_command: str | None = key(
         text, None,
         "Command printing the sealed holdout metric (last number wins); run on candidates "

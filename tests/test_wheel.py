@@ -45,13 +45,15 @@ def installed(wheel, tmp_path_factory) -> Path:
     return bin_dir
 
 
-def test_the_wheel_carries_the_recipes_and_the_demo(wheel):
+def test_the_wheel_carries_the_recipes_the_demo_and_the_dashboard(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     recipes = sorted(n.removeprefix("autoresearch/recipes/") for n in names
                      if n.startswith("autoresearch/recipes/") and n.endswith(".yaml"))
     assert recipes == SHIPPED_RECIPES
     assert "autoresearch/demo_project/train.py" in names
     assert "autoresearch/demo_project/prepare.py" in names
+    assert {"autoresearch/dashboard/assets/page.html", "autoresearch/dashboard/assets/dashboard.js",
+            "autoresearch/dashboard/assets/dashboard.css"} <= names
     assert not any(n.startswith("tests/") for n in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "autoresearch = autoresearch.cli:main" in zipfile.ZipFile(wheel).read(
