@@ -99,6 +99,14 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
         Option("format", "table, tsv, json or md", default="table"),
         Option("query", "a jmespath expression over the experiment_done records"),
         Option("plot", "write a progress plot to this PNG file (extra 'plot')"),
+        Option("html", "write the dashboard as one self-contained HTML file (for CI artifacts)"),
+    )),
+    Command("dashboard", "Serve a live page of the project's loop: chart, experiments, diffs, "
+                         "what runs now.", (
+        TAG,
+        Option("port", "the port to listen on (0: any free one)", "int", 8787),
+        Option("host", "the address to listen on; beyond 127.0.0.1 a token is required",
+               default="127.0.0.1"),
     )),
     Command("measure", "Measure commits (default HEAD); a commit measured before is not run "
                        "again.", config_keys=True, positional="commits"),
@@ -114,6 +122,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
                     "the tune agent.", (
         Option("iterations", "experiments to run", "int", 10, "n"),
         Option("dir", "where to create the demo project (default: a new temp dir)"),
+        Option("dashboard", "serve the dashboard of the demo while it runs (its URL is "
+                            "printed)", "flag", False),
     )),
 )}
 NAMES = tuple(COMMANDS)

@@ -65,6 +65,7 @@ class Context:
     sandbox: str = "basic"  # the agent's seal in force (sandbox.probe)
     hidden_from_agent: tuple = ()  # paths a strictly sealed agent cannot see
     sealed_files: tuple = ()  # project files never in the agent's copy (the holdout's)
+    notifier: Any = None  # notify.Notifier: hooks and the webhook, off the loop's thread
 
     def tick(self, worker: int, phase: str, elapsed: float, limit: float) -> None:
         self.live.tick(worker, phase, elapsed, limit)
@@ -328,6 +329,7 @@ class Coordinator:
         self.session.agent_failures_in_row = 0
         self.session.in_flight.pop(candidate.worker, None)
         self._report(logged)
+        self.c.notifier.fire(logged.status, logged)
         if candidate.raw is not None:
             self.c.agent.observe(candidate.raw, logged.value, decision.status)
         self.c.live.phase(candidate.worker, "idle")

@@ -37,7 +37,8 @@ def create(directory: str | None) -> Path:
     return target
 
 
-def demo(*, iterations: int, directory: str | None, console: Console) -> None:
+def demo(*, iterations: int, directory: str | None, console: Console,
+         dashboard: bool = False) -> None:
     from autoresearch.loop import loop_command
     from autoresearch.results_command import summary_and_plot
     from autoresearch.setup import setup
@@ -47,6 +48,27 @@ def demo(*, iterations: int, directory: str | None, console: Console) -> None:
     project = create(directory)
     console.info(f"demo project: {project}")
     setup(project, DEMO_FLAGS, tag="demo", resume=False, calibrate=0, console=console)
-    loop_command(project, DEMO_FLAGS, {"iterations": iterations, "tag": "demo"}, console)
-    console.result(summary_and_plot(project, "demo", project / "progress.png", console))
-    console.result(f"\nexplore it: cd {project} && autoresearch results")
+    server = _dashboard(project, console) if dashboard else None
+    try:
+        loop_command(project, DEMO_FLAGS, {"iterations": iterations, "tag": "demo"}, console)
+        console.result(summary_and_plot(project, "demo", project / "progress.png", console))
+        console.result(f"\nexplore it: cd {project} && autoresearch results")
+        if server is not None:
+            console.result(f"the dashboard stays up at {server.url} (Ctrl-C stops it)")
+            server.stopping.wait()
+    finally:
+        if server is not None:
+            server.close()
+
+
+def _dashboard(project: Path, console: Console):
+    """The demo's dashboard, on its usual port or, when that is taken, on a free one."""
+    from autoresearch import dashboard
+    from autoresearch.errors import EnvironmentProblem
+
+    try:
+        server = dashboard.serve(project, tag="demo")
+    except EnvironmentProblem:
+        server = dashboard.serve(project, port=0, tag="demo")
+    console.result(f"dashboard: {server.url}")
+    return server

@@ -33,7 +33,10 @@ from autoresearch.history import History
 from autoresearch.live import Live
 from autoresearch.lock import ProjectLock
 from autoresearch.mirrors import Ledger
+from autoresearch.notify import Ending, Notifier
 from autoresearch.output import Console
+from autoresearch.results import summary_of
+from autoresearch.results_index import load_index, source_of
 from autoresearch.schema import Invalid, duration
 from autoresearch.tags import start_tag
 from autoresearch.signals import Signals
@@ -123,6 +126,8 @@ class LoopRun:
         self.context.hidden_from_agent = tuple(dict.fromkeys(
             [layout.repo_root, layout.common_dir, layout.state, layout.worktrees,
              *(Path(p) for p in config.holdout_files if Path(p).is_absolute())]))
+        self.context.notifier = Notifier.from_config(
+            config, tag=tag, log=self.ledger.append, log_dir=layout.state / "hooks")
         self.children = children
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []
@@ -135,6 +140,7 @@ class LoopRun:
 
     def _close(self) -> None:
         """The live status and the worktrees go; a hard kill leaves them for the next start."""
+        self.context.notifier.close()
         self.context.live.close()
         for workspace in self.context.workspaces.values():
             workspace.remove()
@@ -188,11 +194,13 @@ class LoopRun:
                 best = coordinator.history.best_commit
                 self.console.info(f"interrupted: stopped what was running; the best is "
                                   f"{(best or '')[:7]} on {branch.name}")
+                self._ending(f"interrupted by {interrupt.name}")
             raise
         except BaseException:
             self._stop_workers()
             raise
         summary = {**coordinator.summary(stop_reason), **self._session_details()}
+        self._ending(stop_reason)
         self.ledger.append("session_end", "success", {"tag": self.tag, **summary})
         best = summary["best"]
         self.console.info(
@@ -201,6 +209,13 @@ class LoopRun:
             + (f"{best:.6f} ({(summary['best_commit'] or '')[:7]})" if best is not None
                else "— (nothing measured)"))
         return summary
+
+    def _ending(self, reason: str) -> None:
+        """on_stop and the webhook hear how the loop ended; the hooks finish (each within its
+        limit) before the session's last record."""
+        digest = load_index(source_of(self.layout.project)).tag(self.tag)
+        self.context.notifier.fire("stop", Ending(summary_of(digest), reason))
+        self.context.notifier.close()
 
     def _session_details(self) -> dict[str, Any]:
         if not self.plan.parallel:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,24 +39,29 @@ class Ledger:
         self.layout = layout
         self.metric = metric
         self.columns = columns
+        # The loop logs from its main thread; hooks report failures from theirs. One writer
+        # at a time keeps the ledger and its mirrors in the same order.
+        self._writing = threading.Lock()
 
     # -- writing --------------------------------------------------------------------------
     def append(self, action: str, status: str, details: dict[str, Any]) -> dict:
         """Append one record (ledger first, then the JSONL mirror); return it as written."""
         line = ledger.format_record(action, status, details) + "\n"
-        ledger.append_lines(self.layout.ledger, line)
-        ledger.append_lines(self.layout.events, line)
+        with self._writing:
+            ledger.append_lines(self.layout.ledger, line)
+            ledger.append_lines(self.layout.events, line)
         return json.loads(line)
 
     def append_experiment(self, experiment: Experiment) -> Experiment:
         """Log an experiment (ledger, JSONL, then its results.tsv row); return it as logged."""
         line = ledger.format_record(*experiment.to_record()) + "\n"
-        ledger.append_lines(self.layout.ledger, line)
-        faults.point("between_logs")
-        ledger.append_lines(self.layout.events, line)
         record = json.loads(line)
-        self._ensure_tsv_header()
-        ledger.append_lines(self.layout.results_tsv, self._row(record["details"]))
+        with self._writing:
+            ledger.append_lines(self.layout.ledger, line)
+            faults.point("between_logs")
+            ledger.append_lines(self.layout.events, line)
+            self._ensure_tsv_header()
+            ledger.append_lines(self.layout.results_tsv, self._row(record["details"]))
         return Experiment.from_record(record)
 
     def _row(self, d: dict) -> str:

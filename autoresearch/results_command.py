@@ -29,6 +29,11 @@ def current_tag(project: Path) -> str | None:
 
 def results_command(project: Path, options: dict[str, Any], console: Console) -> None:
     plot = options.get("plot")
+    if options.get("html"):
+        from autoresearch.dashboard import render_static
+
+        written = render_static(project, Path(options["html"]), tag=options.get("tag"))
+        console.info(f"report written to {written}")
     console.result(report(
         project, tag=options.get("tag") or current_tag(project),
         fmt=options.get("format") or "table", last=options.get("last") or None,

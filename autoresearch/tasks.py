@@ -93,12 +93,21 @@ def _finalize(inv: Invocation, console: output.Console) -> None:
 def _demo(inv: Invocation, console: output.Console) -> None:
     from autoresearch.demo import demo
 
-    demo(iterations=inv.options["iterations"], directory=inv.options["dir"], console=console)
+    demo(iterations=inv.options["iterations"], directory=inv.options["dir"], console=console,
+         dashboard=inv.options["dashboard"])
+
+
+def _dashboard(inv: Invocation, console: output.Console) -> None:
+    from autoresearch.dashboard import run
+
+    run(Path.cwd(), host=inv.options["host"], port=inv.options["port"],
+        tag=inv.options["tag"])
 
 
 RUN: dict[str, Callable[[Invocation, output.Console], None]] = {
     "loop": _loop, "setup": _setup, "results": _results, "measure": _measure,
     "config": _config, "detect": _config, "init": _init, "finalize": _finalize, "demo": _demo,
+    "dashboard": _dashboard,
 }
 
 
@@ -221,6 +230,11 @@ def task_finalize():
 def task_demo():
     """Copy the built-in ML demo to a new git repo and run a bounded loop with the tune agent."""
     return task_for("demo")
+
+
+def task_dashboard():
+    """Serve a live page of the project's loop: chart, experiments, diffs, what runs now."""
+    return task_for("dashboard")
 
 
 @create_after(executed=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import queue
 import shlex
 import threading
@@ -255,3 +256,47 @@ def test_a_webhook_nobody_listens_on_is_logged(notifier, logged):
     [(action, _status, details)] = logged.records
     assert (action, details["hook"]) == ("hook_failed", "notify")
     assert details["error"].startswith("http://127.0.0.1:9/nobody: ")
+
+
+# -- the hooks in a real loop ------------------------------------------------------------------
+
+def test_a_loop_runs_its_hooks_and_posts_to_its_webhook(tmp_path: Path):
+    import http.server
+    import threading
+
+    from helpers import cli, make_project, records, train_py
+
+    posted: list[dict] = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    dump = tmp_path / "dump.py"
+    dump.write_text(DUMP_ENV)
+    seen = tmp_path / "hooks.jsonl"
+    plan = [{"write": {"train.py": train_py(0.8)}, "say": "lower"},
+            {"write": {"train.py": "raise SystemExit(3)\n"}, "say": "break it"}]
+    project = make_project(
+        tmp_path, train_py(1.0), plan, on_keep=f"{sys.executable} {dump} {seen}",
+        on_crash="exit 9", on_stop=f"{sys.executable} {dump} {seen}",
+        notify=f"http://127.0.0.1:{server.server_address[1]}/hook")
+    try:
+        done = cli(project, "loop", "-n", "2", "--tag", "h")
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    fired = [json.loads(line) for line in seen.read_text().splitlines()]
+    assert [f["AUTORESEARCH_EVENT"] for f in fired] == ["keep", "stop"]
+    assert fired[0]["AUTORESEARCH_VALUE"] == "0.8" and fired[0]["AUTORESEARCH_TAG"] == "h"
+    failed = [r["details"] for r in records(project) if r["action"] == "hook_failed"]
+    assert [(d["hook"], d["event"]) for d in failed] == [("on_crash", "crash")]
+    assert len(posted) == 2 and all(set(p) == {"text"} for p in posted)
+    assert records(project)[-1]["action"] == "session_end"
