@@ -129,3 +129,50 @@ def test_the_static_report_loads_without_any_network(page, tmp_path):
     experiments.filter(has_text="raise lr").click()
     expect(page.locator("tr.detail pre.diff")).to_contain_text("+VALUE = 0.9")
     assert requested == [report.as_uri()]
+
+
+def test_the_dashboard_follows_a_real_loop(page, tmp_path):
+    """``autoresearch loop`` in another process, with a stand-in agent: the table gains rows,
+    the chart gains points and the "now" panel shows the run in progress, without a reload."""
+    import signal
+
+    from playwright.sync_api import expect
+
+    from helpers import cli, make_project, start, train_py, wait_for
+
+    marker = tmp_path / "running"
+    slow = (f"import pathlib, time\npathlib.Path({str(marker)!r}).write_text('x')\n"
+            "print('still training', flush=True)\ntime.sleep(120)\n")
+    plan = [{"write": {"train.py": train_py(0.9)}, "say": "raise lr"},
+            {"write": {"train.py": train_py(0.95)}, "say": SCRIPT},
+            {"write": {"train.py": slow}, "say": "train forever"}]
+    project = make_project(tmp_path, train_py(1.0), plan)
+    assert cli(project, "setup", "--tag", "live").returncode == 0
+    server = serve(project, port=0)
+    loop = None
+    try:
+        page.goto(server.url)
+        experiments, points = page.locator("tr.experiment"), page.locator("circle.point")
+        expect(experiments).to_have_count(1)
+        page.evaluate("window.notReloaded = true")
+
+        loop = start(project, "loop", "--tag", "live", "-n", "3")
+        wait_for(marker, loop)
+        expect(experiments).to_have_count(3)
+        expect(points).to_have_count(3)
+        expect(page.locator("#workers .worker .what")).to_contain_text("train forever")
+        expect(page.locator("#workers pre.tail")).to_contain_text("still training")
+        assert page.locator("#experiments tbody script").count() == 0
+        experiments.filter(has_text="raise lr").click()
+        expect(page.locator("tr.detail pre.diff")).to_contain_text("VALUE = 0.9")
+        page.screenshot(path=str(artifacts(tmp_path) / "dashboard-real-loop.png"),
+                        full_page=True)
+
+        loop.send_signal(signal.SIGINT)
+        assert loop.wait(timeout=60) == 130
+        expect(page.locator("#workers")).to_have_text("No loop is running.")
+        assert page.evaluate("window.notReloaded") is True
+    finally:
+        if loop is not None and loop.poll() is None:
+            loop.kill()
+        server.close()
