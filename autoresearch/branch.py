@@ -61,6 +61,20 @@ class Branch:
                                      "changed meanwhile; run loop again")
         self.follow()
 
+    def rewind(self, new: str, old: str) -> None:
+        """Move the best (and the branch, when it is safe) back to ``new``, an ancestor of
+        ``old`` (a holdout that regressed undoes the keeps it had not checked)."""
+        if not self.repo.update_ref(self.best_ref, new, old, f"autoresearch: back to {new[:7]}"):
+            raise EnvironmentProblem(f"could not move {self.best_ref} back to {new[:7]}: it was "
+                                     "changed meanwhile; run loop again")
+        tree = self.repo.checked_out().get(self.name)
+        if tree is None and self.tip() == old:
+            self.repo.update_ref(self.ref, new, old, f"autoresearch: back to {new[:7]}")
+        elif self.tip() == old:
+            self.warn(f"{self.name} is checked out in {tree}: it stays at {old[:7]}; the best is "
+                      f"back at {new[:7]} ({self.best_ref}): 'git reset --keep {new[:7]}' there "
+                      "follows it")
+
     def added_by_user(self, best: str) -> str | None:
         """The branch tip when the user committed on top of the best, else None.
 

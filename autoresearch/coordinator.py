@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from autoresearch import decide, emitted, faults, project_copy, prompt
+from autoresearch import decide, faults, holdout, incumbent, project_copy, prompt
 from autoresearch.agents.base import AgentFailure, AgentSettings
 from autoresearch.branch import Branch
 from autoresearch.config import Config
@@ -26,6 +26,7 @@ from autoresearch.errors import AgentError, ConfigError, CrashingError
 from autoresearch.experiment import Experiment, Measurement
 from autoresearch.git import Repo
 from autoresearch.history import History
+from autoresearch.judge import Judge, remembered_holdouts
 from autoresearch.live import Live
 from autoresearch.mirrors import Ledger
 from autoresearch.output import Console, safe
@@ -103,6 +104,12 @@ class Coordinator:
         self.tickets = 0  # handed out and not yet logged
         self.stopping: str | None = None
         self.rewrites_seen: set[str] = set()
+        self.policy = policy(context.config)
+        self.judging = Judge(self)
+        self.judging.holdouts.update(remembered_holdouts(history))
+        # The last keep whose holdout passed (or was recorded, as the baseline's is).
+        self.verified: str | None = next((kept.commit for kept in reversed(history.keeps)
+                                          if kept.more.get("holdout") is not None), None)
         context.coordinator = self
 
     @property
@@ -168,8 +175,8 @@ class Coordinator:
     def _adopt_user_commits(self) -> None:
         """A commit the user added on top of the branch is measured and continued from."""
         tip = self.branch.added_by_user(self.best_sha)
-        if tip is None:
-            return
+        if tip is None or any(kept.commit == tip for kept in self.history.keeps):
+            return  # nothing new, or a keep of the tool's that a holdout reverted
         self.c.console.info(f"the branch has a commit added by hand ({tip[:7]}); measuring it "
                             "and continuing from it")
         subject = self.c.repo.commit_message(tip).strip().splitlines()[0] if \
@@ -230,11 +237,12 @@ class Coordinator:
             return DONE
         if candidate.measurement is None:
             return Measure(self.best_sha)
-        measurement = self._checked_outputs(candidate.measurement)
+        measurement = candidate.measurement
         self._note_rewrites(measurement)
         best = self.history.best()
         if candidate.base != self.best_sha:  # the best moved while it was measured
-            decision = self.judge(measurement, best)
+            measurement = self.judging.outputs_checked(measurement, self.best_sha)
+            decision = self.judging.aggregate_verdict(measurement, best)
             if decision.status == "keep":
                 return Measure(self.best_sha)
             if decision.status == "discard" and self._beat_its_base(candidate):
@@ -242,29 +250,63 @@ class Coordinator:
             self._log(candidate, measurement, decision)
             return DONE
         faults.point("before_decide")
-        decision = self.judge(measurement, best)
-        if decision.status == "keep" and best is not None and self.config.check_command:
-            passed, log_tail = self.c.engine.check(candidate.commit, self._workspace_of(worker))
-            if not passed:
-                decision = Decision("discard", log_tail.splitlines()[0])
+        verdict = self.judging.verdict(worker, candidate)
+        decision = verdict.decision
         if decision.status == "keep":
             self.branch.record_best(candidate.commit, self.history.best_commit)
+        elif decision.reason == holdout.REGRESSED:
+            self._revert_unverified()
         faults.point("before_log")
-        self._log(candidate, measurement, decision)
+        self._log(candidate, verdict.measurement, decision, more=verdict.more)
+        self._remeasure_if_due()
         return DONE
 
-    def _checked_outputs(self, measurement: Measurement) -> Measurement:
-        """A candidate that no longer emits an entry output the best emitted is a crash
-        ("output missing: dist/x.min.js"), not a smaller bundle."""
-        best = self.c.engine.cached(self.best_sha) if self.history.best_commit else None
-        if best is None or not best.outputs or not measurement.outputs \
-                or measurement.value is None:
-            return measurement
-        missing = emitted.missing_outputs([o["path"] for o in best.outputs],
-                                          [o["path"] for o in measurement.outputs],
-                                          self.config.required_outputs)
-        error = emitted.missing_error(missing)
-        return replace(measurement, value=None, error=error) if error else measurement
+    def holdout_base(self) -> str:
+        """The commit whose holdout a candidate's is compared with: the last keep whose
+        holdout passed (the current best, unless holdout_every skipped some)."""
+        return self.verified or self.best_sha
+
+    def _revert_unverified(self) -> None:
+        """With holdout_every > 1 a failed holdout moves the best back to the last keep that
+        passed; each keep since gets a ``revert`` record (their experiment records stay)."""
+        verified = self.holdout_base()
+        if verified == self.best_sha:
+            return
+        undone = []
+        for kept in reversed(self.history.keeps):
+            if kept.commit == verified:
+                break
+            undone.append(kept)
+        for kept in undone:
+            self.ledger.append("revert", "success", {
+                "tag": self.tag, "commit": kept.commit, "to": verified,
+                "reason": "holdout regressed after it"})
+        self.branch.rewind(verified, self.best_sha)
+        self.history.revert_to(verified)
+        self.judging.keeps_unverified = 0
+        self.c.console.warn(f"the holdout regressed: the best is back at {verified[:7]} "
+                            f"({len(undone)} keep(s) reverted)")
+
+    def _remeasure_if_due(self) -> None:
+        """Every ``remeasure_every`` experiments the best runs again and its samples are
+        pooled: a best that only looked good once loses its lead."""
+        every = self.config.remeasure_every
+        if not incumbent.remeasure_due(self.session.experiments, every) or \
+                self.history.best() is None:
+            return
+        best_sha = self.best_sha
+        samples = self.c.engine.calibrate(best_sha, self.c.workspaces[0], self.config.repeats)
+        if len(samples) < self.config.repeats:
+            self.c.console.warn(f"re-measuring the best {best_sha[:7]} crashed; its value stands")
+            return
+        pooled = incumbent.pool(self.history.best(), samples, self.config.aggregate)
+        details = {"tag": self.tag, "commit": best_sha, "samples": samples,
+                   "pooled_samples": list(pooled.samples), "value": pooled.value,
+                   "noise_floor": pooled.noise_floor}
+        self.ledger.append("remeasure", "success", details)
+        self.history.pool(details)
+        self.c.console.info(f"re-measured the best {best_sha[:7]}: {self.config.metric_name} "
+                            f"{pooled.value:.6f} over {len(pooled.samples)} runs")
 
     def _note_rewrites(self, measurement: Measurement) -> None:
         """Say once that the run rewrites tracked files (reverted after every run)."""
@@ -275,20 +317,13 @@ class Coordinator:
                                 "they are reverted after every run and never count against "
                                 "a candidate")
 
-    def judge(self, measurement, best: decide.Best | None) -> Decision:
-        """The pure verdict on a measurement against ``best`` (decide.judge)."""
-        return decide.judge(decide.Candidate(value=measurement.value,
-                                             samples=measurement.samples,
-                                             crash_reason=measurement.error,
-                                             code_lines=measurement.code_lines),
-                            best, policy(self.config))
-
     def _beat_its_base(self, candidate: Candidate) -> bool:
         for kept in reversed(self.history.keeps):
             if kept.commit == candidate.base and kept.value is not None:
                 at_base = decide.Best(kept.value, kept.samples, kept.code_lines,
                                       self.history.noise_floor)
-                return self.judge(candidate.measurement, at_base).status == "keep"
+                return self.judging.aggregate_verdict(candidate.measurement,
+                                                      at_base).status == "keep"
         return False
 
     def _workspace_of(self, worker: int):
@@ -296,7 +331,7 @@ class Coordinator:
 
     # -- logging --------------------------------------------------------------------------
     def _log(self, candidate: Candidate, measurement, decision: Decision, *,
-             baseline: bool = False) -> Experiment:
+             baseline: bool = False, more: dict | None = None) -> Experiment:
         h = self.history
         parallel = self.workers > 1
         experiment = Experiment(
@@ -312,10 +347,14 @@ class Coordinator:
             rebased_from=candidate.made_as[:7] if parallel and candidate.made_as else None)
         if candidate.ignored:
             experiment = experiment.with_more(ignored_files=list(candidate.ignored[:20]))
+        if more:
+            experiment = experiment.with_more(**more)
         if measurement is not None and measurement.jobs:
             experiment = experiment.with_more(jobs=list(measurement.jobs))
         logged = self.ledger.append_experiment(experiment)
         h.add(logged)
+        if logged.kept and logged.more.get("holdout") is not None:
+            self.verified = logged.commit
         if candidate.commit:
             (self.c.layout.pending / f"{candidate.commit}.json").unlink(missing_ok=True)
         if baseline:
@@ -342,9 +381,12 @@ class Coordinator:
         return logged
 
     def log_baseline(self, commit: str, measurement) -> Experiment:
-        decision = self.judge(measurement, None)
+        decision = self.judging.aggregate_verdict(measurement, None)
+        more = {}
+        if self.config.holdout_command and decision.status == "keep":
+            more["holdout"] = self.judging.holdout_of(commit, self.c.workspaces[0])
         return self._log(Candidate("baseline", commit, commit, worker=1), measurement, decision,
-                         baseline=True)
+                         baseline=True, more=more)
 
     def _report(self, e: Experiment) -> None:
         status = e.status + (f" ({safe(e.reason)})" if e.reason else "")

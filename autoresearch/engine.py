@@ -33,6 +33,7 @@ from typing import Any
 from autoresearch import cluster, crash_cause, decide, faults, metrics, runner
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, metric_spec
+from autoresearch.metrics import MetricSpec
 from autoresearch.errors import LogWriteError
 from autoresearch.experiment import Measurement
 from autoresearch.git import Repo
@@ -148,13 +149,13 @@ class Engine:
             tree = Workspace(self.repo, self.layout, f"measure-{os.getpid()}-"
                              f"{threading.get_ident()}", self.config.run_files)
         try:
-            tree.checkout(sha)
+            self._checkout_sealed(tree, sha)
             self._check_runner(tree)
             samples = [self._run_sample(sha, index, tree, call)
                        for index in range(1, self.config.repeats + 1)]
         finally:
             if temporary:
-                tree.remove()
+                tree.delete()
         measured = self._aggregate(sha, samples)
         write_json(self.metrics_path(sha), {"definition": self.definition_hash,
                                             **measured.to_json()})
@@ -221,6 +222,38 @@ class Engine:
             outputs=tuple(samples[-1]["outputs"]) if samples else (),
             rewritten=tuple(sorted({p for s in samples for p in s["rewritten"]})),
             jobs=tuple(s["job"] for s in samples if s["job"]))
+
+    def _checkout_sealed(self, tree: Workspace, sha: str) -> None:
+        """``sha`` in ``tree`` without the holdout's files: only the holdout run gets them."""
+        tree.checkout(sha)
+        for path in self.config.holdout_files:
+            if not Path(path).is_absolute():
+                tree.remove(path)
+
+    def sample(self, sha: str, tree: Workspace, index: int, *,
+               env: dict[str, str] | None = None, on_tick: Tick | None = None) -> dict:
+        """One run of ``sha``, uncached (paired comparisons interleave candidate and best)."""
+        self._checkout_sealed(tree, sha)
+        self._check_runner(tree)
+        return self._run_sample(sha, index, tree, _Call(sha, tree, env, on_tick))
+
+    def measurement_of(self, sha: str, samples: list[dict]) -> Measurement:
+        """The measurement of samples taken one by one (not cached: paired ones depend on
+        the best they were paired with)."""
+        return self._aggregate(sha, samples)
+
+    def holdout(self, sha: str, tree: Workspace) -> float | None:
+        """The sealed holdout's value for ``sha`` (its files present only for this run), or
+        None when it fails or prints no number."""
+        tree.checkout(sha)
+        spec = MetricSpec(name="holdout", source="command", command=self.config.holdout_command)
+        log_path = self.layout.run_dir(sha) / "holdout.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text("")
+        reading = metrics.read(spec, project_dir=tree.project, log_path=log_path,
+                               duration_s=0.0, timeout=self.config.timeout)
+        tree.checkout(sha)  # nothing the holdout left is seen by a later run
+        return reading.value
 
     def _check_runner(self, tree: Workspace) -> None:
         """Once per engine: the runner can run here (a Slurm node sees the tree, say)."""

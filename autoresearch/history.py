@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from autoresearch import decide
 from autoresearch.experiment import Experiment
@@ -29,6 +29,8 @@ class History:
     best_experiment: Experiment | None = None
     baseline: Experiment | None = None
     noise_floor: float | None = None
+    holdout_floor: float | None = None  # the holdout's calibrated noise floor
+    pooled: decide.Best | None = None  # the best re-measured: its samples pooled (remeasure)
     crashes_in_row: int = 0
     since_keep: int = 0
     last_number: int = 0
@@ -44,8 +46,15 @@ class History:
             action = record.get("action")
             if action == "experiment_done":
                 history.add(Experiment.from_record(record))
-            elif action == "calibration" and details.get("noise_floor") is not None:
-                history.noise_floor = details["noise_floor"]
+            elif action == "calibration":
+                if details.get("noise_floor") is not None:
+                    history.noise_floor = details["noise_floor"]
+                if details.get("holdout_noise_floor") is not None:
+                    history.holdout_floor = details["holdout_noise_floor"]
+            elif action == "remeasure" and details.get("commit") == history.best_commit:
+                history.pool(details)
+            elif action == "revert":
+                history.revert_to(details.get("to"))
         return history
 
     def add(self, experiment: Experiment) -> None:
@@ -57,6 +66,7 @@ class History:
             self.keeps.append(experiment)
             self.best_experiment = experiment
             self.baseline = self.baseline or experiment
+            self.pooled = None
             self.since_keep = 0
         else:
             self.since_keep += 1
@@ -76,7 +86,9 @@ class History:
         return self.best_experiment.commit if self.best_experiment else None
 
     def best(self) -> decide.Best | None:
-        """The best as ``decide`` compares against it."""
+        """The best as ``decide`` compares against it (pooled when it was re-measured)."""
+        if self.pooled is not None:
+            return self.pooled
         e = self.best_experiment
         if e is None or e.value is None:
             return None
@@ -85,7 +97,25 @@ class History:
 
     @property
     def best_value(self) -> float | None:
+        if self.pooled is not None:
+            return self.pooled.value
         return self.best_experiment.value if self.best_experiment else None
+
+    def pool(self, details: dict) -> None:
+        """Take in a ``remeasure`` record: the best's value and spread from all its samples."""
+        best = self.best()
+        if best is not None and details.get("samples"):
+            self.pooled = replace(best, value=details["value"],
+                                  samples=tuple(details["pooled_samples"]),
+                                  noise_floor=details.get("noise_floor"))
+
+    def revert_to(self, commit: str | None) -> None:
+        """Take in a ``revert``: the best is the kept experiment of ``commit`` again."""
+        for kept in reversed(self.keeps):
+            if kept.commit == commit:
+                self.best_experiment = kept
+                self.pooled = None
+                return
 
     @property
     def baseline_value(self) -> float | None:

@@ -143,7 +143,7 @@ class LoopRun:
         self.context.notifier.close()
         self.context.live.close()
         for workspace in self.context.workspaces.values():
-            workspace.remove()
+            workspace.delete()
         self.repo.worktree_prune()
 
     def _open(self, bounds: Bounds) -> Coordinator:

@@ -121,9 +121,15 @@ def calibrate(coordinator, runs: int) -> None:
     start = coordinator.branch.best() or coordinator.branch.tip()
     samples = c.engine.calibrate(start, c.workspaces[0], runs)
     floor = decide.noise_floor(samples) if len(samples) == runs else None
-    coordinator.ledger.append("calibration", "success", {
-        "tag": coordinator.tag, "samples": samples, "noise_floor": floor,
-        "metric": c.config.metric_name})
+    details = {"tag": coordinator.tag, "samples": samples, "noise_floor": floor,
+               "metric": c.config.metric_name}
+    if c.config.holdout_command:  # the holdout's own spread sets its default tolerance
+        values = [c.engine.holdout(start, c.workspaces[0]) for _ in range(runs)]
+        found = [v for v in values if v is not None]
+        details["holdout_noise_floor"] = decide.noise_floor(found) if len(found) == runs \
+            else None
+        coordinator.history.holdout_floor = details["holdout_noise_floor"]
+    coordinator.ledger.append("calibration", "success", details)
     coordinator.history.noise_floor = floor if floor is not None else \
         coordinator.history.noise_floor
     c.console.info(f"calibration: {runs} runs, noise floor ±{floor:.6g}" if floor is not None

@@ -19,7 +19,8 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from autoresearch import agent_home, cross_back, devices, faults, project_copy, sandbox
+from autoresearch import (agent_home, compare, cross_back, devices, faults, project_copy,
+                          sandbox)
 from autoresearch.agents.base import AgentFailure, AgentRequest
 from autoresearch.experiment import AgentUsage, Measurement
 from autoresearch.state import read_json, write_json
@@ -68,6 +69,7 @@ class Candidate:
     measurement: Measurement | None = None
     conflict: bool = False  # it could not be moved onto the current best
     worker: int = 1
+    paired: tuple | None = None  # compare: paired: (the best's samples, taken in turns)
 
     def to_json(self) -> dict[str, Any]:
         return {"description": self.description, "base": self.base, "commit": self.commit,
@@ -205,12 +207,40 @@ class Worker:
                     return replace(candidate, conflict=True, measurement=None)
                 candidate = moved
             coordinator.started(self.number, candidate)
-            measurement = self.context.engine.measure(
-                candidate.commit, self.workspace, env=devices.environment(device),
-                on_tick=self._tick)
+            env = devices.environment(device)
+            if self.context.config.compare == "paired":
+                return self._measure_paired(candidate, best, env)
+            measurement = self.context.engine.measure(candidate.commit, self.workspace,
+                                                      env=env, on_tick=self._tick)
             return replace(candidate, measurement=measurement)
         finally:
             self._release_slot(device)
+
+    def _measure_paired(self, candidate: Candidate, best: str, env) -> Candidate:
+        """Candidate and best in turns (c, b, c, b ...), each pair in the same conditions,
+        until the paired rule is decisive or ``repeats`` pairs ran; a crash ends it."""
+        c = self.context
+        ours: list[dict] = []
+        theirs: list[float] = []
+        for index in range(1, c.config.repeats + 1):
+            sample = c.engine.sample(candidate.commit, self.workspace, index, env=env,
+                                     on_tick=self._tick)
+            ours.append(sample)
+            if sample["value"] is None:
+                break
+            other = c.engine.sample(best, self.workspace, index, env=env, on_tick=self._tick)
+            if other["value"] is None:
+                ours[-1] = {**sample, "value": None,
+                            "error": f"the best crashed when paired ({other['error']})"}
+                break
+            theirs.append(other["value"])
+            step = compare.paired_step([s["value"] for s in ours], theirs,
+                                       direction=c.config.metric_direction,
+                                       repeats=c.config.repeats)
+            if step.decision != "continue":
+                break
+        measurement = c.engine.measurement_of(candidate.commit, ours)
+        return replace(candidate, measurement=measurement, paired=(tuple(theirs), None))
 
     def _move(self, candidate: Candidate, best: str) -> Candidate | None:
         """The candidate's change applied to ``best`` (its hunks win a conflict)."""

@@ -59,6 +59,15 @@ class Workspace:
         git.run("clean", "-ffdxq", *excludes)
         self._link()
 
+    def remove(self, path: str) -> None:
+        """Delete a file or directory of the project from this worktree (until the next
+        checkout restores it)."""
+        target = self.project / path
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
     def modified_tracked(self) -> list[str]:
         """Tracked files the run changed (a build that rewrites README.md, say)."""
         return [c.path for c in self.git.status() if not c.untracked]
@@ -80,7 +89,7 @@ class Workspace:
             self._git.close()
             self._git = None
 
-    def remove(self) -> None:
+    def delete(self) -> None:
         """Remove the worktree: git's record and the directory."""
         self.close()
         try:

@@ -90,7 +90,8 @@ OPTIONS = {
                     "(e.g. nov25 or lr-sweep)"),
     "flag given a value": (["loop", "--quiet=yes"], "option --quiet takes no value"),
     "misspelt command": (["lop"], "unknown command 'lop'; did you mean 'loop'? commands: loop, "
-                                  "setup, results, measure, config, detect, init, finalize, demo"),
+                                  "setup, results, dashboard, measure, config, detect, init, "
+                                  "finalize, demo"),
     "zero time budget": (["loop", "--time-budget", "0"],
                          "--time-budget: time_budget = '0' must be greater than 0"),
     "bad agent timeout": (["loop", "--agent-timeout", "1x"],
