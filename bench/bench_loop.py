@@ -85,6 +85,7 @@ stages:
 """
 TARGETS = {  # figure -> (limit, unit); a figure holds when it is <= its limit
     "overhead per experiment (loop's own view)": (50.0, "ms"),
+    "what the strict sandbox adds per experiment": (150.0, "ms"),
     "cache hit: autoresearch measure (CLI)": (30.0, "ms"),
     "cache hit: Engine.measure (in process)": (30.0, "ms"),
     "results, 100,000 experiments (warm)": (1000.0, "ms"),
@@ -173,14 +174,16 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_loop(project: Path, iterations: int, stamps: Path,
-             checkout: Path = ROOT) -> tuple[float, float, Sampler]:
-    """``autoresearch loop -n N`` of ``checkout`` in ``project``, sampled as it runs.
+def run_loop(project: Path, iterations: int, stamps: Path, checkout: Path = ROOT,
+             sandbox: str = "basic") -> tuple[float, float, Sampler]:
+    """``autoresearch loop -n N`` of ``checkout`` in ``project``, sampled as it runs, with the
+    agent sealed at ``sandbox``.
 
     Returns the wall seconds, the CPU seconds of the loop and everything it ran (git,
     the agent, the experiment: steadier than wall time on a busy machine) and the samples.
     """
-    env = {**ENV, "BENCH_STAMPS": str(stamps), "PYTHONPATH": str(checkout)}
+    env = {**ENV, "BENCH_STAMPS": str(stamps), "PYTHONPATH": str(checkout),
+           "AUTORESEARCH_SANDBOX": sandbox}
     argv = [*autoresearch_argv(), "loop", "--tag", "bench", "-n", str(iterations), "--quiet"]
     cpu = children_cpu()
     began = time.perf_counter()
@@ -199,25 +202,46 @@ def run_loop(project: Path, iterations: int, stamps: Path,
 def overheads(project: Path, stamps: Path) -> tuple[list[float], list[float], list[float],
                                                    list[float], list[float]]:
     """Per iteration: overhead as the loop sees it, overhead with process handling, wall;
-    and the agent script's and the run script's own times."""
+    and the agent script's and the run script's own times.
+
+    Iterations are measured from one run's start to the next (the runs are not sealed, so
+    they can always write their stamps; a strictly sealed agent cannot): the span holds
+    one agent call, one run and all the loop's own work in between. Where the agent could
+    not stamp (strict), its own time is counted as overhead in the second figure.
+    """
     from autoresearch.ledger import EVENTS_FILE, read_events
 
     records = [r["details"] for r in read_events(project / EVENTS_FILE)[0]
                if r["action"] == "experiment_done" and r["details"].get("agent_s") is not None]
     s = read_stamps(stamps)
-    starts, agent_inner = s["agent_start"], [e - b for b, e in zip(s["agent_start"], s["agent_end"])]
+    agent_inner = [e - b for b, e in zip(s.get("agent_start", []), s.get("agent_end", []))]
+    run_starts = s["run_start"]
     run_inner = [e - b for b, e in zip(s["run_start"], s["run_end"])]
-    runs = iter(run_inner[1:])  # [0] is the baseline
     own, full, spans = [], [], []
-    for i in range(min(len(records), len(starts) - 1)):
+    for i in range(min(len(records), len(run_starts) - 1)):
         d = records[i]
         if d.get("reused_from") or d.get("cached") or "duration_s" not in d:
             continue  # no run of its own (content seen before): not comparable
-        span = starts[i + 1] - starts[i]
+        span = run_starts[i + 1] - run_starts[i]
         spans.append(span)
         own.append(span - d["agent_s"] - d["duration_s"])
-        full.append(span - agent_inner[i] - next(runs))
+        agent = agent_inner[i + 1] if i + 1 < len(agent_inner) else 0.0
+        full.append(span - agent - run_inner[i])
     return own, full, spans, agent_inner, run_inner
+
+
+def isolation_figures(scratch: Path, iterations: int, report: Report) -> None:
+    """The same loop with the agent sealed by bubblewrap (strict) and not (basic)."""
+    medians = {}
+    for level in ("basic", "strict"):
+        project = make_project(scratch / f"sealed-{level}")
+        stamps = project.parent / f"stamps-{level}.txt"
+        progress(f"autoresearch loop -n {iterations}, sandbox {level}")
+        run_loop(project, iterations, stamps, sandbox=level)
+        medians[level] = median_ms(overheads(project, stamps)[0])
+        report.add(f"overhead per experiment, sandbox {level}", medians[level], "ms")
+    report.add("what the strict sandbox adds per experiment",
+               medians["strict"] - medians["basic"], "ms", note="target: under 150 ms")
 
 
 def loop_figures(project: Path, iterations: int, report: Report) -> None:
@@ -227,7 +251,7 @@ def loop_figures(project: Path, iterations: int, report: Report) -> None:
     own, full, spans, agent_inner, run_inner = overheads(project, stamps)
     n = len(own)
     report.add("overhead per experiment (loop's own view)", median_ms(own), "ms",
-               note=f"median of {n}; wall - agent_s - duration_s")
+               note=f"median of {n}; wall - agent_s - duration_s; sandbox basic")
     report.add("overhead incl. process handling", median_ms(full), "ms",
                note="wall - the two scripts' own time")
     tenth = max(n // 10, 1)
@@ -256,7 +280,7 @@ def loop_figures(project: Path, iterations: int, report: Report) -> None:
 # -- 2: cache hit ---------------------------------------------------------------------
 def cache_figures(project: Path, repeats: int, report: Report) -> None:
     progress("cache hits: autoresearch measure")
-    sha = git(project, "rev-parse", "HEAD~1")  # measured, and not checked out
+    sha = git(project, "rev-parse", "autoresearch/bench~1")  # measured by the loop
     argv = [*autoresearch_argv(), "measure", sha]
     out = subprocess.run(argv, cwd=project, env=ENV, capture_output=True, text=True)
     if "cached" not in out.stdout:
@@ -266,9 +290,11 @@ def cache_figures(project: Path, repeats: int, report: Report) -> None:
     from autoresearch.engine import Engine
     from autoresearch.git import open_repo
 
+    from autoresearch.state import locate
+
     config = resolve(project, {})
     with open_repo(project) as repo:
-        engine = Engine(config, repo)
+        engine = Engine(config, locate(project), repo)
         engine.measure(sha)
         inner = []
         for _ in range(repeats * 2):
@@ -397,6 +423,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="repeats of the CLI timings")
     parser.add_argument("--skip-dvc", action="store_true", help="leave DVC out")
     parser.add_argument("--skip-results", action="store_true", help="leave `results` out")
+    parser.add_argument("--skip-isolation", action="store_true",
+                        help="leave out the strict-versus-basic sandbox comparison")
     parser.add_argument("--json", type=Path, help="also write every sample to this file")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
@@ -405,6 +433,8 @@ def main() -> None:
     try:
         project = make_project(scratch / "autoresearch")
         loop_figures(project, args.iterations, report)
+        if not args.skip_isolation:
+            isolation_figures(scratch, min(args.iterations, 100), report)
         cache_figures(project, args.repeats, report)
         help_figures(project, args.repeats, report)
         if not args.skip_results:
