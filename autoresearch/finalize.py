@@ -137,7 +137,8 @@ def _outcome(branch: str, sha: str, start: str, best: str, summary: Summary, kep
     counts = f"{kept} kept improvement{plural} of {summary.experiments} experiments"
     if verification is not None:
         dropped = len(verification.checked) - kept
-        tree += f" without the {dropped} change{'' if dropped == 1 else 's'} dropped"
+        if dropped:
+            tree += f" without the {dropped} change{'' if dropped == 1 else 's'} dropped"
         change = f" measured again{change}"
         counts = f"{kept} of {len(verification.checked)} kept changes verified"
     return (f"{'replaced' if replaced else 'created'} branch {branch}: one commit {sha[:7]} on "

@@ -25,7 +25,7 @@ from autoresearch import decide, kept_change, verify
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, resolve
 from autoresearch.engine import Engine
-from autoresearch.errors import UserError
+from autoresearch.errors import CrashingError
 from autoresearch.git import Repo
 from autoresearch.kept_change import KeptChange
 from autoresearch.results import aligned, format_delta, format_value
@@ -143,8 +143,8 @@ def verify_changes(repo: Repo, measure: Remeasure, best: str, changes: Sequence[
     say(f"measuring the final tree {best[:7]} again ({_runs(measure.runs)})")
     samples = measure.samples(best)
     if samples is None:
-        raise UserError(f"the best commit {best[:7]} crashed when measured again (see "
-                        "run.log): finalize --verify needs a final tree that runs")
+        raise CrashingError(f"the best commit {best[:7]} crashed when measured again (see "
+                            "run.log): finalize --verify needs a final tree that runs")
     tree, checked = best, []
     for change in reversed(changes):
         verdict, without, measured = _check(repo, measure, tree, samples, change,
