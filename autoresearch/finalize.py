@@ -160,6 +160,35 @@ def _dropped(verification: Verification) -> list[tuple[Experiment, str]]:
             for c in verification.dropped]
 
 
+def _changes(repo: Repo, improvements: list[Experiment]) -> list[KeptChange]:
+    """The kept changes, oldest first; the last one's commit is the best."""
+    changes = [_change(repo, experiment, "kept") for experiment in improvements[:-1]]
+    return changes + [_change(repo, improvements[-1], "best")]
+
+
+def _check_branches(repo: Repo, tag: str, splits: list[KeptChange]) -> bool:
+    """Whether the -final branch exists (finalize's, so replaceable); raise before anything
+    is measured or written when it or a split branch must not be replaced."""
+    for change in splits:
+        check_replaceable(repo, split_branch(tag, change), tag)
+    return check_replaceable(repo, final_branch(tag), tag)
+
+
+def _write_final(repo: Repo, tag: str, start: str, changes: list[KeptChange], summary: Summary,
+                 total: int, replaced: bool, verification: Verification | None) -> str:
+    """Write the -final branch (the best tree, or the verified one); say what was done."""
+    best = changes[-1].commit
+    tree, kept, dropped = best, changes, []
+    if verification is not None:
+        tree, kept, dropped = verification.tree, verification.kept, _dropped(verification)
+        summary = _after_verify(summary, verification)
+    message = commit_message(tag, summary, [c.experiment for c in kept], total, dropped)
+    sha = repo.commit_tree(tree, start, message)
+    branch = final_branch(tag)
+    repo.set_branch(branch, sha)
+    return _outcome(branch, sha, start, best, summary, len(kept), replaced, verification)
+
+
 def finalize(project_dir: Path, tag: str, records: list[dict], *, verify: bool = False,
              split: bool = False, say: Callable[[str], None] = lambda text: None) -> str:
     """Make ``autoresearch/<tag>-final`` from the kept experiments of ``tag`` (with
@@ -168,30 +197,21 @@ def finalize(project_dir: Path, tag: str, records: list[dict], *, verify: bool =
     mine = experiments(records, tag)
     baseline, improvements = _kept(kept_in_order(records, tag), tag)
     summary = summarize(mine)
-    branch = final_branch(tag)
+    metric = summary.metric or "metric"
+    texts, verification = [], None
     with open_repo(project_dir) as repo:
         start = _resolve(repo, baseline, "baseline")
-        changes = [_change(repo, experiment, "kept") for experiment in improvements[:-1]]
-        changes.append(_change(repo, improvements[-1], "best"))
-        best = changes[-1].commit
-        replaced = check_replaceable(repo, branch, tag)
-        for change in changes if split else ():
-            check_replaceable(repo, split_branch(tag, change), tag)
-        texts, tree, kept, dropped, verification = [], best, changes, [], None
+        changes = _changes(repo, improvements)
+        replaced = _check_branches(repo, tag, changes if split else [])
         if verify:
             with remeasure(project_dir, repo) as measure:
-                verification = verify_changes(repo, measure, best, changes,
+                verification = verify_changes(repo, measure, changes[-1].commit, changes,
                                               summary.noise_floor, say)
-            texts.append(table(verification, summary.metric or "metric"))
-            tree, kept, dropped = verification.tree, verification.kept, _dropped(verification)
-            summary = _after_verify(summary, verification)
-        message = commit_message(tag, summary, [c.experiment for c in kept], len(mine),
-                                 dropped)
-        sha = repo.commit_tree(tree, start, message)
-        repo.set_branch(branch, sha)
-        texts.append(_outcome(branch, sha, start, best, summary, len(kept), replaced,
-                              verification))
+            texts.append(table(verification, metric))
+        texts.append(_write_final(repo, tag, start, changes, summary, len(mine), replaced,
+                                  verification))
         if split:
-            splits = finalize_split.split(repo, tag, start, kept, summary.metric or "metric")
-            texts.append(finalize_split.report(splits, start))
+            kept = verification.kept if verification else changes
+            texts.append(finalize_split.report(
+                finalize_split.split(repo, tag, start, kept, metric), start))
     return "\n\n".join(texts)
