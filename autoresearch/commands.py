@@ -117,7 +117,13 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("init", "Write a one-line dodo.py so 'doit loop', 'doit setup', 'doit results' "
                     "work here."),
     Command("finalize", "Squash a tag's kept experiments into branch autoresearch/<tag>-final, "
-                        "ready for a PR.", (TAG,)),
+                        "ready for a PR.", (
+        TAG,
+        Option("verify", "measure each kept change again, reverted from the final tree; leave "
+                         "out those that do not help beyond the noise floor", "flag", False),
+        Option("split", "also write one branch per kept change, each one commit on the "
+                        "starting point, for a pull request each", "flag", False),
+    )),
     Command("demo", "Copy the built-in ML demo to a new git repo and run a bounded loop with "
                     "the tune agent.", (
         Option("iterations", "experiments to run", "int", 10, "n"),

@@ -210,9 +210,10 @@ class Experiment:
         d = record["details"]
         status = d.get("status") if d.get("status") in STATUSES else "crash"
         decision = Decision(status, str(d.get("reason") or ""))
-        commit = d.get("full_commit") or None
+        commit = d.get("full_commit") or _seed_commit(d)
         measurement = None
-        if "samples" in d or (commit and status != "crash"):
+        valued = commit or _number(d.get("value")) is not None
+        if "samples" in d or "duration_s" in d or (status != "crash" and valued):
             value = d.get("value") if status != "crash" else None
             measurement = Measurement(
                 commit=commit or "", value=_number(value),
@@ -238,6 +239,14 @@ class Experiment:
                    worker=d.get("worker"), base=d.get("base"),
                    rebased_from=d.get("rebased_from"), more=more,
                    timestamp=d.get("timestamp"), local_time=record.get("local_time"))
+
+
+def _seed_commit(d: Mapping[str, Any]) -> str | None:
+    """The seed's records have no ``full_commit``: their 7-character ``commit`` stands in."""
+    short = d.get("commit")
+    if "full_commit" in d or not isinstance(short, str) or short in ("", NO_COMMIT):
+        return None
+    return short
 
 
 def _number(value: Any) -> float | None:

@@ -393,17 +393,12 @@ class Repo:
 
     def merge_text(self, ours: bytes, base: bytes, theirs: bytes) -> bytes:
         """Three-way merge of one file's content; conflicting hunks take ``theirs``."""
-        with tempfile.TemporaryDirectory(prefix="autoresearch-merge-") as scratch:
-            paths = []
-            for name, content in (("ours", ours), ("base", base), ("theirs", theirs)):
-                path = Path(scratch) / name
-                path.write_bytes(content)
-                paths.append(str(path))
-            done = subprocess.run(["git", "merge-file", "-p", "--theirs", *paths],
-                                  capture_output=True, check=False)
-            if done.returncode < 0 or done.returncode > 127:
-                raise GitCommandError(f"git merge-file failed: {done.stderr.decode().strip()}")
-            return done.stdout
+        return _merge_file(ours, base, theirs, "--theirs")[1]
+
+    def merge_clean(self, ours: bytes, base: bytes, theirs: bytes) -> bytes | None:
+        """Three-way merge of one file's content, or None when any hunk conflicts."""
+        conflicts, merged = _merge_file(ours, base, theirs)
+        return None if conflicts else merged
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         done = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, descendant],
@@ -466,6 +461,21 @@ class Repo:
         """Forget work trees whose directory is gone."""
         with self._worktrees:
             self.run("worktree", "prune")
+
+
+def _merge_file(ours: bytes, base: bytes, theirs: bytes, *options: str) -> tuple[int, bytes]:
+    """``git merge-file -p`` of three contents: (conflicting hunks, merged content)."""
+    with tempfile.TemporaryDirectory(prefix="autoresearch-merge-") as scratch:
+        paths = []
+        for name, content in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(scratch) / name
+            path.write_bytes(content)
+            paths.append(str(path))
+        done = subprocess.run(["git", "merge-file", "-p", *options, *paths],
+                              capture_output=True, check=False)
+        if done.returncode < 0 or done.returncode > 127:
+            raise GitCommandError(f"git merge-file failed: {done.stderr.decode().strip()}")
+        return done.returncode, done.stdout
 
 
 def _remove_empty_parents(directory: Path, root: Path) -> None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from autoresearch.errors import ConfigError, EnvironmentProblem
+from autoresearch.experiment import Experiment
 from autoresearch.results import running_best, summary_of
-from autoresearch.results_index import TagDigest, digest_records, number
+from autoresearch.results_index import TagDigest
 
 LABEL_CHARS = 40  # descriptions longer than this are cut with "…"
 MAX_LABELS = 40  # at most this many keeps are labelled: the largest improvements
@@ -33,61 +34,56 @@ def _matplotlib():
     return Figure, FigureCanvasAgg
 
 
-def _short(text) -> str:
-    text = " ".join(str(text or "").split())
+def _short(text: str) -> str:
+    text = " ".join(text.split())
     return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
 
 
-def _points(experiments: list[dict], status: str) -> tuple[list[int], list[float]]:
+def _number_of(experiment: Experiment, position: int) -> int:
+    """The experiment's logged number, else its 1-based position."""
+    return experiment.number or position + 1
+
+
+def _points(experiments: list[Experiment], status: str) -> tuple[list[int], list[float]]:
     """(numbers, values) of the experiments with ``status`` that have a value."""
     xs, ys = [], []
-    for position, record in enumerate(experiments):
-        details = record["details"]
-        value = number(details.get("value"))
-        if details.get("status") == status and value is not None:
-            xs.append(_number_of(details, position))
-            ys.append(value)
+    for position, experiment in enumerate(experiments):
+        if experiment.status == status and experiment.value is not None:
+            xs.append(_number_of(experiment, position))
+            ys.append(experiment.value)
     return xs, ys
 
 
-def _number_of(details: dict, position: int) -> int:
-    """The experiment's logged number, else its 1-based position."""
-    logged = number(details.get("number"))
-    return int(logged) if logged is not None else position + 1
-
-
-def _label_priority(details: dict) -> float:
+def _label_priority(experiment: Experiment) -> float:
     """The baseline (no delta) first, then the keeps that moved the value most."""
-    delta = number(details.get("delta"))
+    delta = experiment.delta
     return float("inf") if delta is None else abs(delta)
 
 
-def _label_keeps(ax, experiments: list[dict]) -> None:
+def _label_keeps(ax, experiments: list[Experiment]) -> None:
     """Write the description next to the keeps that improved most (the baseline too)."""
-    keeps = [(position, r["details"]) for position, r in enumerate(experiments)
-             if r["details"].get("status") == "keep" and number(r["details"].get("value"))
-             is not None]
+    keeps = [(position, e) for position, e in enumerate(experiments)
+             if e.kept and e.value is not None]
     keeps.sort(key=lambda pair: _label_priority(pair[1]), reverse=True)
-    for position, details in keeps[:MAX_LABELS]:
-        ax.annotate(_short(details.get("description")),
-                    (_number_of(details, position), details["value"]),
+    for position, experiment in keeps[:MAX_LABELS]:
+        ax.annotate(_short(experiment.description),
+                    (_number_of(experiment, position), experiment.value),
                     xytext=(4, 6), textcoords="offset points", rotation=30, fontsize=7,
                     color=COLOURS["keep"])
 
 
-def _draw_best(ax, experiments: list[dict], digest: TagDigest) -> None:
+def _draw_best(ax, experiments: list[Experiment], digest: TagDigest) -> None:
     series = running_best(digest)
-    xs = [_number_of(r["details"], p) for p, r in enumerate(experiments)]
+    xs = [_number_of(e, p) for p, e in enumerate(experiments)]
     known = [(x, y) for x, y in zip(xs, series) if y is not None]
     if known:
         ax.step(*zip(*known), where="post", color=COLOURS["best"], linewidth=1.5,
                 label="running best")
 
 
-def _draw_crashes(ax, experiments: list[dict]) -> None:
+def _draw_crashes(ax, experiments: list[Experiment]) -> None:
     """Crashes have no value: red crosses on the bottom edge, at their number."""
-    xs = [_number_of(r["details"], p) for p, r in enumerate(experiments)
-          if r["details"].get("status") == "crash"]
+    xs = [_number_of(e, p) for p, e in enumerate(experiments) if e.crashed]
     if xs:
         ax.scatter(xs, [0.02] * len(xs), transform=ax.get_xaxis_transform(), marker="x",
                    color=COLOURS["crash"], s=30, label=f"crash ({len(xs)})", clip_on=False)
@@ -101,11 +97,11 @@ def _title(digest: TagDigest, title: str | None) -> str:
             f"{summary.kept} kept")
 
 
-def plot_progress(records: list[dict], path: Path, *, title: str | None = None) -> None:
-    """Draw one tag's experiments (records as logged) into the PNG file ``path``."""
+def plot_progress(experiments: list[Experiment], digest: TagDigest, path: Path, *,
+                  title: str | None = None) -> None:
+    """Draw one tag's experiments (all of them, in order, with their digest) into the PNG
+    file ``path``."""
     Figure, Canvas = _matplotlib()
-    experiments = [r for r in records if r.get("action") == "experiment_done"]
-    digest = digest_records(experiments)
     figure = Figure(figsize=(12, 6), dpi=100)
     Canvas(figure)
     ax = figure.add_subplot()

@@ -10,10 +10,17 @@ Input is the JSONL event log: the ``experiment_done`` records of one tag, plus i
   wall time (the sum of ``duration_s`` and ``agent_s``) and agent cost; the noise floor
   when known; a sparkline of the running best.
 - **Table** — number, commit, value, delta to the best before it, status (reason), run
-  time, description. ``last`` keeps the last N rows, ``status`` only one status; the
-  summary always covers every experiment of the tag.
-- **Formats** — ``table`` (aligned text), ``tsv`` (results.tsv's columns, then extras),
-  ``json`` (the records themselves), ``md`` (summary and table for a pull request).
+  time, then the columns of newer keys when a shown record carries them (``holdout``: the
+  sealed holdout's value; ``confidence``: the paired decision's, as a percentage;
+  ``flags``: the audit's short words, such as seed or timing), then the description.
+  ``last`` keeps the last N rows, ``status`` only one status; the summary always covers
+  every experiment of the tag, and lists the flagged keeps.
+- **Formats** — ``table`` (aligned text), ``tsv`` (results.tsv's columns, then extras,
+  always in the same order: new columns are added at the end), ``json`` (the records
+  themselves), ``md`` (summary and table for a pull request; the newer columns last).
+
+Every experiment shown is read as a typed ``Experiment`` (``Experiment.from_record``); the
+keys added after the seed's are in ``Experiment.more``.
 - **Query** — a jmespath expression over the selected records, printed as JSON.
 
 Speed: ``report`` works from the incremental digest of ``results_index`` and parses only
@@ -28,10 +35,11 @@ from pathlib import Path
 
 from autoresearch import output
 from autoresearch.errors import ConfigError
+from autoresearch.experiment import Experiment
 from autoresearch.ledger import EVENTS_FILE, STATUSES
 from autoresearch.results_index import (
-    CODES, LogIndex, LogSource, TagDigest, digest_records, load_index, number, read_records,
-    source_of,
+    CODES, LogIndex, LogSource, TagDigest, digest_records, flags_of, load_index, number,
+    read_records, seconds_of, source_of,
 )
 
 FORMATS = ("table", "tsv", "json", "md")
@@ -39,8 +47,10 @@ SPARK_CHARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 48  # the running best is sampled down to at most this many characters
 TSV_EXTRAS = ("number", "prev", "delta", "reason", "duration_s", "agent_s",
               "agent_cost_usd", "memory_gb", "tag")
+NEWER_COLUMNS = ("holdout", "confidence", "flags")  # Experiment.more keys, shown when logged
 TABLE_HEADER = ("#", "commit", "value", "delta", "status", "time", "description")
-RIGHT_ALIGNED = {0, 2, 3, 5}  # columns of TABLE_HEADER holding numbers
+RIGHT_ALIGNED = {"#", "value", "delta", "time", "holdout", "confidence"}  # numbers
+FLAGGED_SHOWN = 10  # the summary names at most this many flagged keeps, the newest
 ROW_STYLES = {"keep": "1;32", "crash": "31"}  # ANSI: bold green, red
 REASON_WIDTH = 40
 
@@ -65,6 +75,7 @@ class Summary:
     metric: str | None
     direction: str
     tag: str | None
+    flagged: tuple[tuple[int, str, tuple[str, ...]], ...] = ()  # (number, commit, flags)
 
     @property
     def lower_is_better(self) -> bool:
@@ -82,7 +93,7 @@ class Summary:
 # -- the summary -------------------------------------------------------------------------
 
 
-def _change_pct(baseline: float | None, best: float | None) -> float | None:
+def change_pct(baseline: float | None, best: float | None) -> float | None:
     if baseline is None or best is None or baseline == 0:
         return None
     return (best - baseline) / abs(baseline) * 100
@@ -101,7 +112,7 @@ def summary_of(digest: TagDigest) -> Summary:
         keep_rate=(kept - digest.baselines) / attempts if attempts > 0 else None,
         baseline=digest.baseline,
         best=best,
-        best_change_pct=_change_pct(digest.baseline, best),
+        best_change_pct=change_pct(digest.baseline, best),
         best_commit=digest.best.get("commit"),
         best_description=digest.best.get("description"),
         total_s=digest.seconds,
@@ -110,6 +121,7 @@ def summary_of(digest: TagDigest) -> Summary:
         metric=digest.newest.get("metric"),
         direction=digest.direction,
         tag=digest.newest.get("tag"),
+        flagged=tuple((number, commit, tuple(flags)) for number, commit, flags in digest.flagged),
     )
 
 
@@ -187,11 +199,16 @@ def _one_line(text) -> str:
     return " ".join(str(text if text is not None else "").split())
 
 
-def _status_text(details: dict) -> str:
+def format_confidence(value) -> str:
+    """A paired decision's confidence (0 to 1) as a percentage: ``97.5%``."""
+    value = number(value)
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _status_text(experiment: Experiment) -> str:
     """``keep (improved)``; a crash without a reason shows its error, shortened."""
-    status = details.get("status", "?")
-    reason = details.get("reason") or (details.get("error") if status == "crash" else None)
-    reason = _one_line(reason)
+    status = experiment.status
+    reason = _one_line(experiment.reason or (experiment.error if experiment.crashed else None))
     if len(reason) > REASON_WIDTH:
         reason = reason[:REASON_WIDTH - 1] + "…"
     return f"{status} ({reason})" if reason else status
@@ -232,71 +249,123 @@ def _summary_lines(summary: Summary, spark: str) -> list[tuple[str, str]]:
         lines.append(("time", f"{format_duration(summary.total_s) or '—'} (runs + agent){cost}"))
     if summary.noise_floor is not None:
         lines.append(("noise floor", f"±{format_value(summary.noise_floor)}"))
+    if summary.flagged:
+        lines.append(("flagged keeps", _flagged_text(summary.flagged)))
     if spark:
         lines.append(("running best", spark))
     return lines
 
 
+def _flagged_text(flagged: tuple[tuple[int, str, tuple[str, ...]], ...]) -> str:
+    """``#5 a1b2c3d (seed), #9 b2c3d4e (timing, metric-name)``, the newest few."""
+    shown = [f"#{number} {commit} ({', '.join(flags)})"
+             for number, commit, flags in flagged[-FLAGGED_SHOWN:]]
+    more = len(flagged) - len(shown)
+    return ", ".join(shown) + (f" and {more} earlier" if more else "")
+
+
 # -- the formats -------------------------------------------------------------------------
 
 
-def _row(position: int, details: dict) -> tuple[str, ...]:
-    """The table cells of one experiment; ``number`` falls back to its 1-based position."""
-    crashed = details.get("status") == "crash"
-    return (
-        str(details.get("number", position + 1)),
-        str(details.get("commit") or "")[:7],
-        "—" if crashed else format_value(details.get("value")),
-        "" if crashed else format_delta(details.get("delta")),
-        _status_text(details),
-        format_duration(number(details.get("duration_s"))),
-        _one_line(details.get("description")),
-    )
+def _newer_cells(experiment: Experiment) -> dict[str, str]:
+    """The cells of the newer keys the experiment carries (holdout, confidence, flags)."""
+    more = experiment.more
+    cells = {}
+    if "holdout" in more:
+        cells["holdout"] = format_value(more["holdout"])
+    if "confidence" in more:
+        cells["confidence"] = format_confidence(more["confidence"])
+    if "flags" in more:
+        cells["flags"] = ",".join(flags_of(experiment))
+    return cells
 
 
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
-    """Columns padded to their widest cell; numbers right-aligned, the last column free."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+def _newer_columns(chosen: list[tuple[int, Experiment]]) -> tuple[str, ...]:
+    """The newer columns some shown experiment carries, in NEWER_COLUMNS' order."""
+    return tuple(key for key in NEWER_COLUMNS if any(key in e.more for _, e in chosen))
+
+
+def _row(position: int, experiment: Experiment, newer: tuple[str, ...]) -> dict[str, str]:
+    """The table cells of one experiment by column; ``#`` falls back to its position."""
+    crashed = experiment.crashed
+    run, _ = seconds_of(experiment)
+    extra = _newer_cells(experiment)
+    return {
+        "#": str(experiment.number or position + 1),
+        "commit": experiment.short_commit,
+        "value": "—" if crashed else format_value(experiment.value),
+        "delta": "" if crashed else format_delta(experiment.delta),
+        "status": _status_text(experiment),
+        "time": format_duration(run),
+        **{key: extra.get(key, "") for key in newer},
+        "description": _one_line(experiment.description),
+    }
+
+
+def aligned(header: tuple[str, ...], rows: list[tuple[str, ...]],
+            right: set[str] = RIGHT_ALIGNED) -> list[str]:
+    """The header and rows with columns padded to their widest cell; the columns named in
+    ``right`` (numbers) right-aligned; the last column free."""
+    rows = [header] + rows
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return [
-        "  ".join([cell.rjust(width) if i in RIGHT_ALIGNED else cell.ljust(width)
+        "  ".join([cell.rjust(width) if header[i] in right else cell.ljust(width)
                    for i, (cell, width) in enumerate(zip(row, widths))] + [row[-1]]).rstrip()
         for row in rows
     ]
 
 
-def _paint(line: str, details: dict, colour: bool) -> str:
-    codes = ROW_STYLES.get(details.get("status"))
+def _paint(line: str, experiment: Experiment, colour: bool) -> str:
+    codes = ROW_STYLES.get(experiment.status)
     return f"\033[{codes}m{line}\033[0m" if colour and codes else line
 
 
-def _table(summary: Summary, spark: str, chosen: list[tuple[int, dict]], colour: bool) -> str:
+def _table(summary: Summary, spark: str, chosen: list[tuple[int, Experiment]],
+           colour: bool) -> str:
     labels = _summary_lines(summary, spark)
     width = max(len(label) for label, _ in labels)
     head = [f"{label.ljust(width)}  {text}" for label, text in labels]
     if not chosen:
         return "\n".join(head + ["", "no experiments match"])
-    lines = _aligned([TABLE_HEADER] + [_row(p, r["details"]) for p, r in chosen])
-    body = [_paint(line, r["details"], colour) for line, (_, r) in zip(lines[1:], chosen)]
+    newer = _newer_columns(chosen)
+    header = TABLE_HEADER[:-1] + newer + TABLE_HEADER[-1:]  # the description stays last
+    rows = [_row(p, e, newer) for p, e in chosen]
+    lines = aligned(header, [tuple(row[column] for column in header) for row in rows])
+    body = [_paint(line, e, colour) for line, (_, e) in zip(lines[1:], chosen)]
     return "\n".join(head + ["", lines[0]] + body)
 
 
 def _tsv_cell(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(_one_line(item) for item in value)
     return "" if value is None else _one_line(value)
 
 
+def _tsv_extras(e: Experiment) -> tuple:
+    """The values of TSV_EXTRAS, then of NEWER_COLUMNS (raw: confidence from 0 to 1)."""
+    m, agent = e.measurement, e.agent
+    run, _ = seconds_of(e)
+    return (e.number or None, e.prev, e.delta, e.reason or None, run,
+            agent.seconds if agent else None, agent.cost_usd if agent else None,
+            m.memory_gb if m else None, e.tag or None,
+            number(e.more.get("holdout")), number(e.more.get("confidence")),
+            flags_of(e) or None)
+
+
 def _tsv_row(record: dict) -> str:
-    """results.tsv's five cells (value as %.6f, 0 for a crash), then the extras."""
-    details = record["details"]
-    value = None if details.get("status") == "crash" else number(details.get("value"))
-    cells = [str(details.get("commit") or "")[:7], _tsv_cell(details.get("metric")),
-             "%.6f" % (value or 0.0), _tsv_cell(details.get("status")),
-             _tsv_cell(details.get("description"))]
-    cells += [_tsv_cell(details.get(key)) for key in TSV_EXTRAS]
-    return "\t".join(cells + [_tsv_cell(record.get("local_time"))])
+    """results.tsv's five cells (value as %.6f, 0 for a crash), the extras, the local time,
+    then the newer columns."""
+    e = Experiment.from_record(record)
+    cells = [e.short_commit, _one_line(e.metric),
+             "%.6f" % (e.value or 0.0), e.status, _one_line(e.description)]
+    extras = [_tsv_cell(value) for value in _tsv_extras(e)]
+    newer = len(NEWER_COLUMNS)
+    return "\t".join(cells + extras[:-newer] + [_tsv_cell(e.local_time)] + extras[-newer:])
 
 
 def _tsv(chosen: list[tuple[int, dict]]) -> str:
-    header = ["commit", "metric", "value", "status", "description", *TSV_EXTRAS, "local_time"]
+    header = ["commit", "metric", "value", "status", "description", *TSV_EXTRAS, "local_time",
+              *NEWER_COLUMNS]
     return "\n".join(["\t".join(header)] + [_tsv_row(record) for _, record in chosen])
 
 
@@ -304,18 +373,19 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _markdown(summary: Summary, spark: str, chosen: list[tuple[int, dict]]) -> str:
+def _markdown(summary: Summary, spark: str, chosen: list[tuple[int, Experiment]]) -> str:
     title = f"### autoresearch {summary.tag}: {summary.metric} {progress_text(summary)}"
     bullets = [f"- **{label}**: {_md_cell(text)}"
                for label, text in _summary_lines(summary, spark)
                if label not in ("tag", "baseline → best")]  # both are in the title
-    table = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
-    for position, record in chosen:
-        cells = list(_row(position, record["details"]))
-        cells[1] = f"`{cells[1]}`" if cells[1] else ""
-        if record["details"].get("status") == "keep":
-            cells[4] = f"**{cells[4]}**"
-        table.append("| " + " | ".join(_md_cell(cell) for cell in cells) + " |")
+    header = TABLE_HEADER + _newer_columns(chosen)  # newer columns at the end
+    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for position, experiment in chosen:
+        cells = _row(position, experiment, header[len(TABLE_HEADER):])
+        cells["commit"] = f"`{cells['commit']}`" if cells["commit"] else ""
+        if experiment.kept:
+            cells["status"] = f"**{cells['status']}**"
+        table.append("| " + " | ".join(_md_cell(cells[column]) for column in header) + " |")
     return "\n".join([title, ""] + bullets + [""] + table)
 
 
@@ -326,9 +396,10 @@ def _render(digest: TagDigest, chosen: list[tuple[int, dict]], fmt: str, colour:
     if fmt == "tsv":
         return _tsv(chosen)
     summary, spark = summary_of(digest), _spark(digest)
+    typed = [(position, Experiment.from_record(record)) for position, record in chosen]
     if fmt == "md":
-        return _markdown(summary, spark, chosen)
-    return _table(summary, spark, chosen, colour)
+        return _markdown(summary, spark, typed)
+    return _table(summary, spark, typed, colour)
 
 
 def check_options(fmt: str, status: str | None, last: int | None) -> None:
@@ -404,8 +475,8 @@ def _read_chosen(source: LogSource, pairs: list[tuple[int, int]]) -> list[tuple[
 def _plot(source: LogSource, digest: TagDigest, path: Path) -> None:
     from autoresearch.plot import plot_progress
 
-    plot_progress([record for _, record in _read_chosen(source, digest.select(None, None))],
-                  path)
+    chosen = _read_chosen(source, digest.select(None, None))
+    plot_progress([Experiment.from_record(record) for _, record in chosen], digest, path)
 
 
 def _skipped_note(skipped: int) -> str:

@@ -48,7 +48,8 @@ def finalize_command(project: Path, options: dict[str, Any], console: Console) -
     if not tag:
         raise UserError("finalize needs a tag: set one up first, or pass --tag TAG")
     records = list(mirrors.iter_records(source_of(project).path))
-    console.result(finalize(project, tag, records))
+    console.result(finalize(project, tag, records, verify=options.get("verify", False),
+                            split=options.get("split", False), say=console.info))
 
 
 def summary_and_plot(project: Path, tag: str, plot_path: Path, console: Console) -> str:

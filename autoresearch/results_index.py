@@ -12,9 +12,10 @@ optimisation: it is written only when the state directory exists (after ``setup`
 reading results creates nothing, and when it cannot be read or written the digest is built
 from the log alone.
 
-Lines are read the way ``ledger.read_events`` reads them: split on b"\\n"; blank lines are
-ignored; a line that is not a JSON object with tool "autoresearch" and object details is
-counted as skipped. A last line without its newline may still be being written: it is
+Lines are parsed by the ledger's one parser (``ledger.parse_lines``): split on b"\\n"; blank
+lines are ignored; a line that is not a JSON object with tool "autoresearch" and object
+details is counted as skipped. Each experiment is read as a typed ``Experiment``
+(``Experiment.from_record``). A last line without its newline may still be being written: it is
 digested for this call but never cached.
 """
 
@@ -28,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autoresearch.decide import DIRECTIONS
-from autoresearch.ledger import EVENTS_FILE, TOOL
+from autoresearch.experiment import Experiment
+from autoresearch.ledger import EVENTS_FILE, parse_lines
 from autoresearch.state import find
 
 INDEX_FILE = "results-index.json"  # in the state directory
-VERSION = 1  # bump when the cached shape changes: older caches are then rebuilt
+VERSION = 2  # bump when the cached shape changes: older caches are then rebuilt
 FINGERPRINT_BYTES = 4096
 CODES = {"keep": "k", "discard": "d", "crash": "c"}  # one character per experiment
 
@@ -48,6 +50,19 @@ def _add(total: float | None, value) -> float | None:
     """``total + value``, where a missing value leaves the total (None until one is seen)."""
     value = number(value)
     return total if value is None else (total or 0.0) + value
+
+
+def seconds_of(experiment: Experiment) -> tuple[float | None, float | None]:
+    """(run seconds, agent seconds) of an experiment; None where the log does not say."""
+    run = experiment.measurement.duration_s if experiment.measurement else None
+    agent = experiment.agent.seconds if experiment.agent else None
+    return run or None, agent
+
+
+def flags_of(experiment: Experiment) -> tuple[str, ...]:
+    """The audit's flags on an experiment (``more["flags"]``: short words), if any."""
+    flags = experiment.more.get("flags")
+    return tuple(str(flag) for flag in flags) if isinstance(flags, list) else ()
 
 
 @dataclass
@@ -72,38 +87,57 @@ class TagDigest:
     newest: dict = field(default_factory=dict)  # metric, direction, noise_floor, tag
     direction_hint: str | None = None  # from the first keep that moved the value
     calibrated: float | None = None  # noise floor of the newest calibration
+    flagged: list[list] = field(default_factory=list)  # [number, commit, flags] per flagged keep
 
-    def add_experiment(self, details: dict, location: int) -> None:
-        """Count one experiment_done record's details."""
-        status = details.get("status")
+    def add_experiment(self, experiment: Experiment, location: int, *,
+                       logs_direction: bool = True) -> None:
+        """Count one experiment; ``logs_direction`` is False for the seed's records, which
+        do not say which direction is better (the deltas of the keeps then tell)."""
+        status = experiment.status
         self.codes.append(CODES.get(status, "?"))
         self.locations.append(location)
         if status == "keep":
-            self._add_keep(details)
-        self.seconds = _add(_add(self.seconds, details.get("duration_s")), details.get("agent_s"))
-        self.cost = _add(self.cost, details.get("agent_cost_usd"))
-        self.newest = {key: details.get(key) for key in ("metric", "direction", "noise_floor",
-                                                         "tag")}
+            self._add_keep(experiment)
+        run, agent = seconds_of(experiment)
+        self.seconds = _add(_add(self.seconds, run), agent)
+        self.cost = _add(self.cost, experiment.agent.cost_usd if experiment.agent else None)
+        self.newest = {"metric": experiment.metric or None,
+                       "direction": experiment.direction if logs_direction else None,
+                       "noise_floor": experiment.more.get("noise_floor"),
+                       "tag": experiment.tag or None}
         self.count += 1
 
-    def _add_keep(self, details: dict) -> None:
-        value = number(details.get("value"))
-        if details.get("prev") is None:
+    def _add_keep(self, experiment: Experiment) -> None:
+        value = experiment.value
+        if experiment.prev is None:
             self.baselines += 1
             if self.baselines == 1:
                 self.baseline = value
         if value is not None:
             self.keep_positions.append(self.count)
             self.keep_values.append(value)
-        self.best = {key: details.get(key) for key in ("value", "commit", "description")}
-        delta = number(details.get("delta"))
+        self.best = {"value": value, "commit": experiment.short_commit,
+                     "description": experiment.description}
+        delta = experiment.delta
         if self.direction_hint is None and delta:
             self.direction_hint = "higher_is_better" if delta > 0 else "lower_is_better"
+        flags = flags_of(experiment)
+        if flags:
+            self.flagged.append([experiment.number or self.count + 1,
+                                 experiment.short_commit, list(flags)])
 
     def add_calibration(self, details: dict) -> None:
         floor = number(details.get("noise_floor"))
         if floor is not None:
             self.calibrated = floor
+
+    def add_record(self, record: dict, location: int) -> None:
+        """Count an experiment_done or calibration record; others are not this digest's."""
+        if record.get("action") == "experiment_done":
+            self.add_experiment(Experiment.from_record(record), location,
+                                logs_direction="direction" in record["details"])
+        elif record.get("action") == "calibration":
+            self.add_calibration(record["details"])
 
     @property
     def direction(self) -> str:
@@ -140,23 +174,15 @@ def digest_records(records: list[dict]) -> TagDigest:
     """One digest of a list of records (locations are list indexes), whatever their tags."""
     digest = TagDigest()
     for location, record in enumerate(records):
-        if record.get("action") == "experiment_done":
-            digest.add_experiment(record["details"], location)
-        elif record.get("action") == "calibration":
-            digest.add_calibration(record["details"])
+        digest.add_record(record, location)
     return digest
 
 
 def parse_record(line: bytes) -> dict | None:
-    """An autoresearch record (tool "autoresearch", object details), else None."""
-    try:
-        record = json.loads(line)
-    except ValueError:  # also UnicodeDecodeError
-        return None
-    if isinstance(record, dict) and record.get("tool") == TOOL:
-        if isinstance(record.get("details"), dict):
-            return record
-    return None
+    """An autoresearch record (tool "autoresearch", object details), else None: the
+    ledger's own parser, for one line."""
+    records, _ = parse_lines([line])
+    return records[0] if records else None
 
 
 def _tag_key(tag) -> str:
@@ -191,12 +217,10 @@ class LogIndex:
     def add_record(self, record: dict, location: int) -> None:
         """Count one parsed record (an experiment or a calibration; others only move
         ``latest_tag``); ``location`` is where the experiment's record can be found again."""
-        action, details = record.get("action"), record["details"]
-        key = _tag_key(details.get("tag"))
-        if action == "experiment_done":
-            self.tags.setdefault(key, TagDigest()).add_experiment(details, location)
-        elif action == "calibration":
-            self.tags.setdefault(key, TagDigest()).add_calibration(details)
+        action = record.get("action")
+        key = _tag_key(record["details"].get("tag"))
+        if action in ("experiment_done", "calibration"):
+            self.tags.setdefault(key, TagDigest()).add_record(record, location)
         if action in ("experiment_done", "session_start") and key:
             self.latest_tag = key
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from autoresearch import ledger
+from autoresearch import kept_change, ledger
 from autoresearch.errors import ConfigError, EnvironmentProblem, ExitCode, UserError
-from autoresearch.finalize import finalize
+from autoresearch.experiment import Experiment
+from autoresearch.finalize import finalize, kept_in_order
 from autoresearch.git import open_repo
+from autoresearch.kept_change import KeptChange
 
 TAG = "t1"
 FINAL = f"autoresearch/{TAG}-final"
@@ -34,12 +36,12 @@ def identity(tmp_path, monkeypatch):
 class Experiments:
     """A repository with a start commit on main and branch autoresearch/t1 grown like the loop."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, train: str = "lr = 0.01\n"):
         self.root = root
         self.records: list[dict] = []
         self.best: float | None = None
         git(root, "init", "--quiet", "--initial-branch=main")
-        (root / "train.py").write_text("lr = 0.01\n")
+        (root / "train.py").write_text(train)
         (root / "README.md").write_text("a project\n")
         git(root, "add", "--all")
         git(root, "commit", "--quiet", "--message", "start")
@@ -162,3 +164,69 @@ def test_a_lost_best_commit_is_named(repo):
     repo.records[-1]["details"].update(full_commit="0" * 40, commit="0000000")
     with pytest.raises(UserError, match="the best commit 0000000 .*'add warmup'.* is not in"):
         finalize(repo.root, TAG, repo.records)
+
+
+# -- one kept change, carried by a three-way merge; --split ----------------------------------
+
+
+def kept_change_of(repo: Experiments, number: int) -> KeptChange:
+    """The kept change logged as the ``number``-th record (0: the baseline)."""
+    experiment = Experiment.from_record(repo.records[number])
+    return KeptChange(experiment, experiment.commit, git(repo.root, "rev-parse",
+                                                         f"{experiment.commit}^"))
+
+
+def test_a_change_reverts_and_applies_by_a_three_way_merge(tmp_path, identity):
+    repo = Experiments(tmp_path, "lr = 0.01\nbatch = 8\n")
+    repo.baseline()
+    repo.experiment("lr = 0.02\nbatch = 8\n", 0.95, "raise the learning rate", keep=True)
+    best = repo.experiment("lr = 0.02\nbatch = 8\nwarmup = 100\n", 0.9, "warm up", keep=True)
+    raise_lr, warm_up = kept_change_of(repo, 1), kept_change_of(repo, 2)
+    with open_repo(repo.root) as r:
+        assert kept_change.revert(r, best, raise_lr) == {
+            "train.py": ("100644", b"lr = 0.01\nbatch = 8\nwarmup = 100\n")}
+        assert kept_change.apply(r, repo.start, warm_up) == {
+            "train.py": ("100644", b"lr = 0.01\nbatch = 8\nwarmup = 100\n")}
+        assert kept_change.apply(r, best, warm_up) == {}  # already there
+
+
+def test_a_change_next_to_a_later_one_does_not_revert_or_apply_alone(repo):
+    """git's three-way merge counts changes to adjacent lines as a conflict: finalize
+    reports them rather than guess."""
+    with open_repo(repo.root) as r:
+        assert kept_change.revert(r, repo.best_sha, kept_change_of(repo, 1)) is None
+        assert kept_change.apply(r, repo.start, kept_change_of(repo, 3)) is None
+
+
+def test_split_branches_each_change_that_applies_alone(repo):
+    report = finalize(repo.root, TAG, repo.records, split=True)
+    first = f"{FINAL}-2-raise-the-learning-rate"
+    assert report.splitlines()[-2:] == [
+        f"  {first}  #2 {repo.records[1]['details']['commit']} raise the learning rate",
+        f"  not split: #4 {repo.best_sha[:7]} add warmup: does not apply alone on the "
+        "starting point"]
+    assert git(repo.root, "rev-parse", f"{first}^") == repo.start
+    assert git(repo.root, "show", f"{first}:train.py") == "lr = 0.02"
+    assert git(repo.root, "log", "-1", "--format=%s", first) == (
+        f"autoresearch {TAG}: raise the learning rate (val_bpb -0.05)")
+    assert git(repo.root, "rev-parse", f"{FINAL}^{{tree}}") == git(
+        repo.root, "rev-parse", f"{repo.best_sha}^{{tree}}")
+
+
+def test_a_split_branch_finalize_did_not_make_stops_it_before_anything_is_written(repo):
+    git(repo.root, "branch", f"{FINAL}-2-raise-the-learning-rate", repo.start)
+    with pytest.raises(ConfigError, match="-final-2-raise-the-learning-rate exists and was not"):
+        finalize(repo.root, TAG, repo.records, split=True)
+    assert git(repo.root, "branch", "--list", FINAL) == ""
+
+
+def test_a_revert_record_takes_back_the_keeps_after_the_one_it_names(repo):
+    first = repo.records[1]["details"]["full_commit"]
+    ledger.append_event(repo.root / ledger.EVENTS_FILE, "revert", "success",
+                        {"tag": TAG, "commit": repo.best_sha, "to": first})
+    records = ledger.read_events(repo.root / ledger.EVENTS_FILE)[0]
+    assert [e.description for e in kept_in_order(records, TAG)] == [
+        "baseline", "raise the learning rate"]
+    finalize(repo.root, TAG, records)
+    assert git(repo.root, "rev-parse", f"{FINAL}^{{tree}}") == git(
+        repo.root, "rev-parse", f"{first}^{{tree}}")

@@ -274,6 +274,67 @@ def test_markdown_has_a_title_bullets_and_a_table(project, log):
     assert "**keep (improved)**" in text
 
 
+# -- the newer keys: holdout, confidence, flags ------------------------------------------
+
+
+@pytest.fixture
+def judged(project: Path) -> Log:
+    """Tag hold: records written by a loop with a holdout, paired decisions and the audit."""
+    log = Log(project)
+    log.experiment("hold", "keep", 1.0, "baseline", "baseline", holdout=2.0)
+    log.experiment("hold", "keep", 0.9, "change the seed", "improved", holdout=2.1,
+                   confidence=0.9731, flags=["seed"])
+    log.experiment("hold", "discard", 0.95, "time it", "not improved", confidence=0.5,
+                   flags=["timing", "metric-name"])
+    log.experiment("hold", "keep", 0.8, "wider layer", "improved", holdout=1.9,
+                   flags=["timing"])
+    return log
+
+
+def test_table_shows_holdout_confidence_and_flags_before_the_description(project, judged):
+    text = results(project)
+    header = text.splitlines()[next(i for i, line in enumerate(text.splitlines())
+                                    if line.startswith("#  commit"))]
+    assert header.split() == ["#", "commit", "value", "delta", "status", "time", "holdout",
+                              "confidence", "flags", "description"]
+    rows = table_rows(text)
+    assert rows[1].split()[-6:] == ["2.1", "97.3%", "seed", "change", "the", "seed"]
+    assert rows[2].split()[-4:] == ["50.0%", "timing,metric-name", "time", "it"]
+    assert "flagged keeps    #2 002hold (seed), #4 004hold (timing)" in text
+
+
+def test_the_newer_columns_appear_only_when_a_shown_record_carries_them(project, judged):
+    assert "holdout" not in results(project, tag="hold", status="discard").split("\n\n")[1]
+    assert "confidence" in results(project, tag="hold", status="discard")
+
+
+def test_tsv_and_markdown_add_the_newer_columns_at_the_end(project, judged):
+    lines = results(project, fmt="tsv").splitlines()
+    header = lines[0].split("\t")
+    assert header[-4:] == ["local_time", "holdout", "confidence", "flags"]
+    assert lines[2].split("\t")[-3:] == ["2.1", "0.9731", "seed"]
+    assert lines[3].split("\t")[-3:] == ["", "0.5", "timing,metric-name"]
+    markdown = results(project, fmt="md")
+    assert "| # | commit | value | delta | status | time | description | holdout | confidence " \
+           "| flags |" in markdown
+    assert "| change the seed | 2.1 | 97.3% | seed |" in markdown
+    assert "- **flagged keeps**: #2 002hold (seed), #4 004hold (timing)" in markdown
+
+
+def test_a_log_without_them_keeps_the_tsv_columns_empty(project, log):
+    lines = results(project, fmt="tsv").splitlines()
+    assert all(line.split("\t")[-3:] == ["", "", ""] for line in lines[1:])
+    assert "flagged" not in results(project)
+
+
+def test_the_seeds_records_show_their_commit_and_values():
+    record = {"tool": "autoresearch", "action": "experiment_done", "details": {
+        "status": "keep", "metric": "acc", "value": 0.5, "prev": None, "delta": None,
+        "commit": "abcdef1", "description": "baseline", "memory_gb": 0, "tag": "seed"}}
+    rows = table_rows(render([record]))
+    assert rows[0].split() == ["1", "abcdef1", "0.5", "keep", "baseline"]
+
+
 # -- query ---------------------------------------------------------------------------------
 
 
