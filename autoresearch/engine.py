@@ -292,7 +292,7 @@ class Engine:
 
     def calibrate(self, sha: str, tree: Workspace, runs: int) -> list[float]:
         """Run ``sha`` ``runs`` times, uncached (the point is to see the spread); the values."""
-        tree.checkout(sha)
+        self._checkout_sealed(tree, sha)
         call = _Call(sha, tree, None, None)
         samples = [self._run_sample(sha, index, tree, call) for index in range(1, runs + 1)]
         return [s["value"] for s in samples if s["value"] is not None]

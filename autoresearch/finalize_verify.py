@@ -112,7 +112,7 @@ def remeasure(project: Path, repo: Repo) -> Iterator[Remeasure]:
         try:
             yield Remeasure(config, engine, tree)
         finally:
-            tree.remove()
+            tree.delete()
 
 
 def _check(repo: Repo, measure: Remeasure, tree: str, samples: Sequence[float],

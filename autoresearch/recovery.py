@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import psutil
@@ -50,14 +51,15 @@ def prepare(layout: Layout, repo: Repo, ledger: Ledger, children: ChildRegistry,
 
 
 def _remove_stale_trees(layout: Layout, repo: Repo, in_use: set[str]) -> None:
-    """Worktrees this loop does not use, but those of a ``measure`` still running."""
+    """Worktrees this loop does not use, but those of a ``measure`` or ``finalize`` still
+    running."""
     if not layout.worktrees.is_dir():
         return
     for path in layout.worktrees.iterdir():
         if path.name in in_use:
             continue
-        pid = path.name.split("-")[1] if path.name.startswith("measure-") else ""
-        if pid.isdigit() and psutil.pid_exists(int(pid)):
+        owner = re.match(r"(?:measure|finalize)-(\d+)", path.name)  # another command's
+        if owner and psutil.pid_exists(int(owner.group(1))):
             continue
         try:
             repo.worktree_remove(path)
