@@ -32,20 +32,12 @@ from autoresearch.mirrors import Ledger
 from autoresearch.output import Console, safe
 from autoresearch.runner import tail
 from autoresearch.state import Layout
-from autoresearch.worker import DONE, Candidate, Committed, Measure
+from autoresearch.worker import DONE, Candidate, Committed, Measure, Ticket
 
 OLDER_BEST = "not better than the current best (made on an older best)"
 CONFLICT = "does not apply to the current best (made on an older best)"
 ADOPTED = "adopted: a commit added to the branch by hand"
 BACKOFF_MAX_S = 60.0
-
-
-@dataclass(frozen=True)
-class Ticket:
-    best: str  # full sha the candidate starts from
-    prompt: str
-    committed: tuple[Committed, ...]  # the targets as the best has them
-    listing: dict  # project_copy.committed(): every file the agent's copy holds
 
 
 @dataclass

@@ -38,7 +38,7 @@ from autoresearch.output import Console
 from autoresearch.results import summary_of
 from autoresearch.results_index import load_index, source_of
 from autoresearch.schema import Invalid, duration
-from autoresearch.tags import start_tag
+from autoresearch.tags import require_committed, start_tag
 from autoresearch.signals import Signals
 from autoresearch.state import Layout, locate
 from autoresearch.worker import Worker, WorkerStopped
@@ -96,9 +96,12 @@ def loop_command(project: Path, flags: dict[str, Any], options: dict[str, Any],
     agents.ensure_available(agent)
     plan = devices.plan(options)
     layout = locate(project, Path(config.work_dir).expanduser() if config.work_dir else None)
-    with open_repo(project) as repo, ProjectLock(layout), Signals() as signals:
-        tag = start_tag(repo, layout, config, options.get("tag"), console)
-        summary = LoopRun(config, layout, repo, tag, agent, plan, console).run(bounds, signals)
+    with open_repo(project) as repo:
+        require_committed(repo)  # before anything is created
+        with ProjectLock(layout), Signals() as signals:
+            tag = start_tag(repo, layout, config, options.get("tag"), console)
+            summary = LoopRun(config, layout, repo, tag, agent, plan, console).run(bounds,
+                                                                                  signals)
     if options.get("json"):
         console.result(json.dumps(summary, indent=2))
     return summary

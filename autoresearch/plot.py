@@ -15,8 +15,6 @@ from pathlib import Path
 
 from autoresearch.errors import ConfigError, EnvironmentProblem
 from autoresearch.experiment import Experiment
-from autoresearch.results import running_best, summary_of
-from autoresearch.results_index import TagDigest
 
 LABEL_CHARS = 40  # descriptions longer than this are cut with "…"
 MAX_LABELS = 40  # at most this many keeps are labelled: the largest improvements
@@ -72,8 +70,7 @@ def _label_keeps(ax, experiments: list[Experiment]) -> None:
                     color=COLOURS["keep"])
 
 
-def _draw_best(ax, experiments: list[Experiment], digest: TagDigest) -> None:
-    series = running_best(digest)
+def _draw_best(ax, experiments: list[Experiment], series: list[float | None]) -> None:
     xs = [_number_of(e, p) for p, e in enumerate(experiments)]
     known = [(x, y) for x, y in zip(xs, series) if y is not None]
     if known:
@@ -89,18 +86,13 @@ def _draw_crashes(ax, experiments: list[Experiment]) -> None:
                    color=COLOURS["crash"], s=30, label=f"crash ({len(xs)})", clip_on=False)
 
 
-def _title(digest: TagDigest, title: str | None) -> str:
-    if title:
-        return title
-    summary = summary_of(digest)
-    return (f"autoresearch {summary.tag}: {summary.experiments} experiments, "
-            f"{summary.kept} kept")
 
 
-def plot_progress(experiments: list[Experiment], digest: TagDigest, path: Path, *,
-                  title: str | None = None) -> None:
-    """Draw one tag's experiments (all of them, in order, with their digest) into the PNG
-    file ``path``."""
+
+def plot_progress(experiments: list[Experiment], best: list[float | None], path: Path, *,
+                  title: str, metric: str, direction: str) -> None:
+    """Draw one tag's experiments (all of them, in order) and the running ``best`` after
+    each into the PNG file ``path``."""
     Figure, Canvas = _matplotlib()
     figure = Figure(figsize=(12, 6), dpi=100)
     Canvas(figure)
@@ -109,13 +101,13 @@ def plot_progress(experiments: list[Experiment], digest: TagDigest, path: Path, 
         xs, ys = _points(experiments, status)
         ax.scatter(xs, ys, s=size, color=COLOURS[status], label=f"{status} ({len(xs)})",
                    zorder=3 if status == "keep" else 2)
-    _draw_best(ax, experiments, digest)
+    _draw_best(ax, experiments, best)
     _draw_crashes(ax, experiments)
     _label_keeps(ax, experiments)
-    words = "lower is better" if digest.direction == "lower_is_better" else "higher is better"
+    words = "lower is better" if direction == "lower_is_better" else "higher is better"
     ax.set_xlabel("experiment #")
-    ax.set_ylabel(f"{digest.newest.get('metric') or 'metric'} ({words})")
-    ax.set_title(_title(digest, title))
+    ax.set_ylabel(f"{metric or 'metric'} ({words})")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)  # "best" is slow on many points
     figure.tight_layout()

@@ -476,7 +476,11 @@ def _plot(source: LogSource, digest: TagDigest, path: Path) -> None:
     from autoresearch.plot import plot_progress
 
     chosen = _read_chosen(source, digest.select(None, None))
-    plot_progress([Experiment.from_record(record) for _, record in chosen], digest, path)
+    summary = summary_of(digest)
+    plot_progress([Experiment.from_record(record) for _, record in chosen], running_best(digest),
+                  path, title=f"autoresearch {summary.tag}: {summary.experiments} experiments, "
+                              f"{summary.kept} kept",
+                  metric=str(digest.newest.get("metric") or ""), direction=digest.direction)
 
 
 def _skipped_note(skipped: int) -> str:

@@ -105,6 +105,16 @@ def prepare_files(repo: Repo, layout: Layout, columns: str = "seed",
     return created
 
 
+def note_old_state(repo: Repo, layout: Layout, console: Console) -> None:
+    """An earlier version kept its state in the project's .autoresearch/; committed by
+    mistake (a routine ``git add -A``) it is named once, with the fix."""
+    head = repo.head_sha()
+    old = layout.in_repo(".autoresearch")
+    if head and repo.entry(head, old) is not None:
+        console.info(f"note: {old}/ is committed in this repository (the state of an earlier "
+                     f"autoresearch); it is not used any more: git rm -r --cached {old}")
+
+
 def start_tag(repo: Repo, layout: Layout, config, tag: str | None, console: Console) -> str:
     """The tag a loop runs: its branch exists (made from HEAD when new) and is remembered;
     the project's log files exist."""
@@ -113,5 +123,6 @@ def start_tag(repo: Repo, layout: Layout, config, tag: str | None, console: Cons
         create_branch(repo, tag, console)
     remember(layout, tag)
     note_uncommitted(repo, layout, console)
+    note_old_state(repo, layout, console)
     prepare_files(repo, layout, config.results_columns, config.metric_name)
     return tag

@@ -17,7 +17,7 @@ import difflib
 import queue
 import threading
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from autoresearch import (agent_home, compare, cross_back, devices, faults, project_copy,
                           sandbox)
@@ -26,8 +26,27 @@ from autoresearch.experiment import AgentUsage, Measurement
 from autoresearch.state import read_json, write_json
 from autoresearch.workspace import Workspace
 
-if TYPE_CHECKING:
-    from autoresearch.coordinator import Coordinator, Ticket
+
+@dataclass(frozen=True)
+class Ticket:
+    """What a worker starts a candidate from."""
+
+    best: str  # full sha the candidate starts from
+    prompt: str
+    committed: tuple["Committed", ...]  # the targets as the best has them
+    listing: dict  # project_copy.committed(): every file the agent's copy holds
+
+
+class Coordinator(Protocol):
+    """What a worker asks of the coordinator (directly, or through the parallel mailbox)."""
+
+    def ticket(self, worker: int) -> Ticket | None: ...
+
+    def agent_failed(self, worker: int, failure: AgentFailure) -> float: ...
+
+    def consider(self, worker: int, candidate: "Candidate") -> "Measure | Done": ...
+
+    def started(self, worker: int, candidate: "Candidate") -> None: ...
 
 POLL_S = 0.1
 

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from autoresearch.cluster import records, shipping
+import autoresearch.cluster.records as records
+import autoresearch.cluster.shipping as shipping
 from autoresearch.cluster.base import MAX_LOG_BYTES, JobResult, Tick
 from autoresearch.cluster.preflight import check_tree_visible
 from autoresearch.cluster.supervise import supervise, wait_until

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from autoresearch.cluster import records
+import autoresearch.cluster.records as records
 from autoresearch.cluster.base import MAX_LOG_BYTES, JobResult, Tick
 from autoresearch.cluster.preflight import check_tree_visible
 from autoresearch.cluster.supervise import supervise, wait_until

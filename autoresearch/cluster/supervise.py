@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autoresearch import runner
-from autoresearch.cluster import records
+import autoresearch.cluster.records as records
 from autoresearch.cluster.base import ClusterJob, JobResult, Tick
 from autoresearch.cluster.transcript import Transcript, unpack
 

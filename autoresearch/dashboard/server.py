@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from autoresearch import output
-from autoresearch.dashboard import page
+import autoresearch.dashboard.page as page
 from autoresearch.dashboard.data import ProjectView, live_status, open_view, stamped
 from autoresearch.errors import ConfigError, EnvironmentProblem, UserError
 
