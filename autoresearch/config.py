@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 
 from autoresearch import claude_md, recipes as recipes_mod
 from autoresearch.errors import ConfigError
+from autoresearch.search.hybrid import HYBRID_AGENTS
 from autoresearch.yamlio import load_yaml_mapping
 
 CONFIG_FILE = "autoresearch.yaml"
@@ -27,6 +28,7 @@ METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time")
 METRIC_UNITS = ("B", "KB", "MB", "GB", "s", "ms")
 AGGREGATES = ("median", "min", "mean")
 AGENT_NAMES = ("claude", "codex", "gemini", "aider", "opencode", "command", "tune")
+AGENTS_ACCEPTED = ", ".join(AGENT_NAMES) + ", or one of the first six + tune (e.g. claude+tune)"
 
 
 class Invalid(ValueError):
@@ -89,13 +91,14 @@ def parse_duration(raw: Any) -> float:
     return total
 
 
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+def _choice(options: tuple[str, ...], accepted: str | None = None) -> Callable[[Any], str]:
     def convert(raw: Any) -> str:
         value = _text(raw)
         if value not in options:
             hint = difflib.get_close_matches(value, options, n=1)
             suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-            raise Invalid(f"is not accepted; {suggestion}accepted: {', '.join(options)}")
+            raise Invalid(f"is not accepted; {suggestion}accepted: "
+                          f"{accepted or ', '.join(options)}")
         return value
     return convert
 
@@ -152,6 +155,13 @@ def _non_negative(raw: Any) -> float:
     return float(_number(raw, minimum=0))
 
 
+def _share(raw: Any) -> float:
+    value = float(_number(raw, minimum=0))
+    if value > 1:
+        raise Invalid("must be a number from 0 to 1")
+    return value
+
+
 SCHEMA: tuple[Key, ...] = (
     Key("target_file", _paths, None, "The file(s) the agent may modify (comma-separated).",
         "a path inside the project", seed=True),
@@ -196,8 +206,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("runner", _text, None,
         "Prefix that runs the experiment elsewhere (e.g. 'srun --gres=gpu:1 --').",
         "a command prefix"),
-    Key("agent", _choice(AGENT_NAMES), "claude", "Which agent proposes changes.",
-        ", ".join(AGENT_NAMES)),
+    Key("agent", _choice(AGENT_NAMES + HYBRID_AGENTS, AGENTS_ACCEPTED), "claude",
+        "Which agent proposes changes.", AGENTS_ACCEPTED),
     Key("agent_model", _text, None, "Model name passed to the agent.", "a model name"),
     Key("agent_args", _args, (), "Extra arguments for the agent CLI.", "shell-style arguments"),
     Key("agent_timeout", parse_duration, 900.0, "Kill the agent after this long.",
@@ -217,6 +227,26 @@ SCHEMA: tuple[Key, ...] = (
         "Stop after this many agent failures in a row.", "a whole number >= 1"),
     Key("instructions", _text, None,
         "Extra instructions for the agent (program.md is used when present).", "text"),
+    Key("pivot_after", _positive_int, 8,
+        "After this many experiments in a row without a keep, ask for a different direction.",
+        "a whole number >= 1"),
+    Key("stop_after_plateau", _positive_int, None,
+        "Stop (exit 0, reason plateau) after this many experiments in a row without a keep.",
+        "a whole number >= 1"),
+    Key("near_miss", _min_delta, None,
+        "How much worse than the best a discard may be to count as a near-miss "
+        "(default: twice the noise floor, else 0.5%).", "a number >= 0, optionally with %"),
+    Key("near_miss_pool", lambda raw: int(_number(raw, integer=True, minimum=0)), 5,
+        "How many near-misses are kept to branch from or combine at a pivot (0: none).",
+        "a whole number >= 0"),
+    Key("tune_share", _share, 0.3, "With agent X+tune: the fraction of proposals the tuner makes.",
+        "a number from 0 to 1"),
+    Key("screen_command", _text, None,
+        "A cheaper run (fewer steps, a subset) that screens each candidate before the full run.",
+        "a shell command"),
+    Key("screen_margin", _min_delta, "2%",
+        "How much worse than the best's screened metric a candidate's may be to get the full run.",
+        "a number >= 0, optionally with %"),
 )
 KEYS: dict[str, Key] = {k.name: k for k in SCHEMA}
 RECIPE_METRIC_KEYS = {"name": "metric_name", "source": "metric_source", "regex": "metric_regex",

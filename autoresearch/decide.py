@@ -232,12 +232,17 @@ def _code_in_line(line: str, syntax: _CommentSyntax, in_block: bool) -> tuple[st
     return "".join(code), in_block
 
 
-def code_lines(text: str, filename: str) -> int:
-    """Count non-blank, non-comment lines; comment syntax follows the file extension."""
+def strip_comments(text: str, filename: str) -> list[str]:
+    """The lines of ``text`` without their comments; comment syntax follows the extension."""
     syntax = _SYNTAX_BY_SUFFIX.get(PurePath(filename).suffix.lower(), _HASH)
-    count = 0
+    lines = []
     in_block = False
     for line in text.splitlines():
         code, in_block = _code_in_line(line, syntax, in_block)
-        count += bool(code.strip())
-    return count
+        lines.append(code)
+    return lines
+
+
+def code_lines(text: str, filename: str) -> int:
+    """Count non-blank, non-comment lines; comment syntax follows the file extension."""
+    return sum(bool(code.strip()) for code in strip_comments(text, filename))
