@@ -118,3 +118,13 @@ def test_the_most_similar_past_experiments_come_first():
     assert [s.past.number for s in found] == [1, 3]
     assert found[0].score > found[1].score
     assert most_similar("raise the learning rate", (), history, limit=1)[0].past.number == 1
+
+
+def test_a_resumed_loop_rebuilds_the_index_from_the_hashes_in_its_records():
+    tried = TRAIN.replace("0.04", "0.05")
+    index = NoveltyIndex()
+    index.remember(2, fingerprint(py(tried)), change_key(change(py(TRAIN), py(tried))))
+    assert index.duplicate(fingerprint(py(tried)), change(py(TRAIN), py(tried))).of == 2
+    deeper = TRAIN.replace("DEPTH = 4", "DEPTH = 6")
+    on_deeper = tried.replace("DEPTH = 4", "DEPTH = 6")
+    assert index.duplicate(fingerprint(py(on_deeper)), change(py(deeper), py(on_deeper))).of == 2

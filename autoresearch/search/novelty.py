@@ -21,6 +21,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from autoresearch.search.normalise import change_key
+
 SIMILAR_LIMIT = 5  # past experiments shown to the agent
 SIMILAR_FLOOR = 0.25  # below this similarity an experiment is not worth showing
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -50,13 +52,20 @@ class Duplicate:
 
 @dataclass
 class NoveltyIndex:
-    """The fingerprints and changes already measured; the coordinator adds each experiment."""
+    """The code and the changes already measured; the coordinator adds each experiment.
+
+    It holds only hashes (``normalise.fingerprint`` and ``normalise.change_key``), so a
+    resumed loop can rebuild it from the records (``remember``).
+    """
 
     same_change: bool = True
     codes: dict[str, int] = field(default_factory=dict)  # fingerprint -> first experiment
-    changes: dict[tuple[str, ...], int] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)  # change key -> first experiment
 
     def add(self, number: int, fingerprint: str, change: tuple[str, ...]) -> None:
+        self.remember(number, fingerprint, change_key(change) if change else None)
+
+    def remember(self, number: int, fingerprint: str, change: str | None) -> None:
         self.codes.setdefault(fingerprint, number)
         if change:
             self.changes.setdefault(change, number)
@@ -68,8 +77,8 @@ class NoveltyIndex:
         if fingerprint in self.codes:
             number = self.codes[fingerprint]
             return Duplicate(number, f"same code as #{number} (whitespace and comments aside)")
-        if self.same_change and change in self.changes:
-            number = self.changes[change]
+        number = self.changes.get(change_key(change)) if self.same_change else None
+        if number is not None:
             return Duplicate(number, f"same change as #{number} (on another base)")
         return None
 

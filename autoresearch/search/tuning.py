@@ -10,9 +10,10 @@ After a keep that changes the structure (a structural keep), the study restarts 
 new study holds the ``WARM_POINTS`` best observations of the old one (their values as
 measured then) and the observations of the new structure (at least the keep itself).
 
-The model's prompt gets ``notes`` (``sections.tuner`` words them): the best-known settings of the current structure and
-what is ruled out, a tail of a constant's values (``LR >= 0.08``) where every observation,
-at least ``RULED_OUT_MIN`` of them, was worse than the best by more than the margin.
+The model's prompt gets ``notes`` (``sections.tuner`` words them): the best-known
+settings of the current structure and what is ruled out, a tail of a constant's values
+(``LR >= 0.08``) where every observation, at least ``RULED_OUT_MIN`` of them, was worse
+than the best by more than the margin, or crashed.
 """
 
 from __future__ import annotations
