@@ -1,6 +1,6 @@
 """How good is the search? Strategies compared on seeded synthetic research problems.
 
-    python bench/bench_search.py                 # the comparison, 60 seeds (about 4 minutes)
+    python bench/bench_search.py                 # the comparison, 60 seeds (about 3 minutes)
     python bench/bench_search.py --sweep         # also the settings behind the defaults
     python bench/bench_search.py --seeds 100 --first-seed 1000   # other problems
     python bench/bench_search.py --seeds 3 --budget 20     # a quick look
