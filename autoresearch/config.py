@@ -18,7 +18,10 @@ from typing import Any, Callable, Mapping
 
 from autoresearch import claude_md, recipes as recipes_mod
 from autoresearch.errors import ConfigError
-from autoresearch.search.hybrid import HYBRID_AGENTS
+from autoresearch.search.hybrid import HYBRID_AGENTS, TUNE_SHARE
+from autoresearch.search.nearmiss import POOL_SIZE
+from autoresearch.search.plateau import PIVOT_AFTER
+from autoresearch.search.screening import SCREEN_MARGIN
 from autoresearch.yamlio import load_yaml_mapping
 
 CONFIG_FILE = "autoresearch.yaml"
@@ -227,7 +230,7 @@ SCHEMA: tuple[Key, ...] = (
         "Stop after this many agent failures in a row.", "a whole number >= 1"),
     Key("instructions", _text, None,
         "Extra instructions for the agent (program.md is used when present).", "text"),
-    Key("pivot_after", _positive_int, 8,
+    Key("pivot_after", _positive_int, PIVOT_AFTER,
         "After this many experiments in a row without a keep, ask for a different direction.",
         "a whole number >= 1"),
     Key("stop_after_plateau", _positive_int, None,
@@ -236,15 +239,15 @@ SCHEMA: tuple[Key, ...] = (
     Key("near_miss", _min_delta, None,
         "How much worse than the best a discard may be to count as a near-miss "
         "(default: twice the noise floor, else 0.5%).", "a number >= 0, optionally with %"),
-    Key("near_miss_pool", lambda raw: int(_number(raw, integer=True, minimum=0)), 5,
+    Key("near_miss_pool", lambda raw: int(_number(raw, integer=True, minimum=0)), POOL_SIZE,
         "How many near-misses are kept to branch from or combine at a pivot (0: none).",
         "a whole number >= 0"),
-    Key("tune_share", _share, 0.3, "With agent X+tune: the fraction of proposals the tuner makes.",
-        "a number from 0 to 1"),
+    Key("tune_share", _share, TUNE_SHARE,
+        "With agent X+tune: the fraction of proposals the tuner makes.", "a number from 0 to 1"),
     Key("screen_command", _text, None,
         "A cheaper run (fewer steps, a subset) that screens each candidate before the full run.",
         "a shell command"),
-    Key("screen_margin", _min_delta, "2%",
+    Key("screen_margin", _min_delta, SCREEN_MARGIN,
         "How much worse than the best's screened metric a candidate's may be to get the full run.",
         "a number >= 0, optionally with %"),
 )
