@@ -14,8 +14,8 @@ from autoresearch.search.nearmiss import BRANCH, NearMiss, PivotPlan
 from autoresearch.search.novelty import Duplicate, Similar
 from autoresearch.search.tuning import TunerNotes
 
-CHANGE_LINES = 40
-LINE_CHARS = 160
+CHANGE_LINES = 20  # of each near-miss diff: two fit in about 5 KB
+LINE_CHARS = 120
 DESCRIPTION_CHARS = 100
 
 
