@@ -16,12 +16,18 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+from autoresearch.search.hybrid import HYBRID_AGENTS, TUNE_SHARE
+from autoresearch.search.nearmiss import POOL_SIZE
+from autoresearch.search.plateau import PIVOT_AFTER
+from autoresearch.search.screening import SCREEN_MARGIN
+
 DIRECTIONS = ("lower_is_better", "higher_is_better")
 METRIC_SOURCES = ("command", "regex", "lines", "json", "size", "time", "emitted")
 SIZE_UNITS = ("B", "KB", "MB", "GB")
 TIME_UNITS = ("s", "ms")
 AGGREGATES = ("median", "min", "mean")
 AGENT_NAMES = ("claude", "codex", "gemini", "aider", "opencode", "command", "tune")
+AGENTS_ACCEPTED = ", ".join(AGENT_NAMES) + ", or one of the first six + tune (e.g. claude+tune)"
 SANDBOX_LEVELS = ("strict", "basic")
 RESULTS_COLUMNS = ("seed", "karpathy")
 COMPRESSIONS = ("none", "gzip", "brotli")
@@ -100,12 +106,12 @@ def did_you_mean(value: str, options: tuple[str, ...] | list[str]) -> str:
     return f"did you mean '{hint[0]}'? " if hint else ""
 
 
-def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+def choice(options: tuple[str, ...], accepted: str | None = None) -> Callable[[Any], str]:
     def convert(raw: Any) -> str:
         value = text(raw)
         if value not in options:
             raise Invalid(f"is not accepted; {did_you_mean(value, options)}"
-                          f"accepted: {', '.join(options)}")
+                          f"accepted: {accepted or ', '.join(options)}")
         return value
     return convert
 
@@ -146,6 +152,9 @@ def min_delta(raw: Any) -> MinDelta:
     except Invalid:
         raise Invalid("must be a number >= 0, optionally with % (e.g. 0.01 or 0.5%)") from None
     return MinDelta(amount / 100 if relative else amount, relative, value)
+
+
+margin = min_delta  # the same value type, under a name no Settings field shadows
 
 
 def arguments(raw: Any) -> tuple[str, ...]:
@@ -214,6 +223,13 @@ def non_negative_int(raw: Any) -> int:
 
 def non_negative(raw: Any) -> float:
     return float(number(raw, minimum=0))
+
+
+def share(raw: Any) -> float:
+    value = float(number(raw, minimum=0))
+    if value > 1:
+        raise Invalid("must be a number from 0 to 1")
+    return value
 
 
 # -- the schema -----------------------------------------------------------------------------
@@ -305,8 +321,8 @@ class Settings:
         "Where experiments run: ray or slurm (a job each, cancelled on the cluster), or a "
         "command prefix (e.g. 'sky exec mycluster --'); unset: this machine. See "
         "docs/cluster.md.", "local, ray, slurm or a command prefix")
-    agent: str = key(choice(AGENT_NAMES), "claude", "Which agent proposes changes.",
-                     ", ".join(AGENT_NAMES))
+    agent: str = key(choice(AGENT_NAMES + HYBRID_AGENTS, AGENTS_ACCEPTED), "claude",
+                     "Which agent proposes changes.", AGENTS_ACCEPTED)
     agent_model: str | None = key(text, None, "Model name passed to the agent.", "a model name")
     agent_args: tuple[str, ...] = key(arguments, (), "Extra arguments for the agent CLI.",
                                       "shell-style arguments")
@@ -333,6 +349,33 @@ class Settings:
     instructions: str | None = key(
         text, None, "Extra instructions for the agent (program.md is used when present).",
         "text")
+    pivot_after: int = key(
+        positive_int, PIVOT_AFTER,
+        "After this many experiments in a row without a keep, ask for a different direction.",
+        "a whole number >= 1")
+    stop_after_plateau: int | None = key(
+        positive_int, None,
+        "Stop (exit 0, reason plateau) after this many experiments in a row without a keep.",
+        "a whole number >= 1")
+    near_miss: MinDelta | None = key(
+        margin, None,
+        "How much worse than the best a discard may be to count as a near-miss "
+        "(default: twice the noise floor, else 0.5%).", "a number >= 0, optionally with %")
+    near_miss_pool: int = key(
+        non_negative_int, POOL_SIZE,
+        "How many near-misses are kept to branch from or combine at a pivot (0: none).",
+        "a whole number >= 0")
+    tune_share: float = key(
+        share, TUNE_SHARE, "With agent X+tune: the fraction of proposals the tuner makes.",
+        "a number from 0 to 1")
+    screen_command: str | None = key(
+        text, None,
+        "A cheaper run (fewer steps, a subset) that screens each candidate before the full "
+        "run.", "a shell command")
+    screen_margin: MinDelta = key(
+        margin, margin(SCREEN_MARGIN),
+        "How much worse than the best's screened metric a candidate's may be to get the full "
+        "run.", "a number >= 0, optionally with %")
     sandbox: str | None = key(
         choice(SANDBOX_LEVELS), None,
         "How the agent is sealed: strict (bubblewrap: only its copy of the project writable) "

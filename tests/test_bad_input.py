@@ -78,7 +78,8 @@ OPTIONS = {
     "empty max-cost": (["loop", "--max-cost="], f"--max-cost '' {USD}"),
     "unknown agent": (["loop", "--agent", "gpt-engineer"],
                       "--agent: agent = 'gpt-engineer' is not accepted; accepted: claude, "
-                      "codex, gemini, aider, opencode, command, tune"),
+                      "codex, gemini, aider, opencode, command, tune, or one of the first six "
+                      "+ tune (e.g. claude+tune)"),
     "tag with a space": (["loop", "--tag", "bad tag!"],
                          "--tag 'bad tag!' is not a valid tag; use letters, digits, '.', '_' or "
                          "'-' (e.g. nov25 or lr-sweep)"),

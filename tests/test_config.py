@@ -374,7 +374,21 @@ BAD_INPUTS = {
     "unknown agent": (
         {}, ["--agent", "claud"],
         "--agent: agent = 'claud' is not accepted; did you mean 'claude'? "
-        "accepted: claude, codex, gemini, aider, opencode, command, tune"),
+        "accepted: claude, codex, gemini, aider, opencode, command, tune, "
+        "or one of the first six + tune (e.g. claude+tune)"),
+    "tune_share above 1": (
+        {}, ["--tune-share", "1.5"], "--tune-share: tune_share = '1.5' must be a number from 0 to 1"),
+    "hybrid of the tuner with itself": (
+        {"autoresearch.yaml": "agent: tune+tune\n"}, [],
+        "{p}/autoresearch.yaml:1: agent = 'tune+tune' is not accepted; did you mean "
+        "'claude+tune'? accepted: claude, codex, gemini, aider, opencode, command, tune, "
+        "or one of the first six + tune (e.g. claude+tune)"),
+    "pivot_after 0": (
+        {}, ["--pivot-after", "0"], "--pivot-after: pivot_after = '0' must be at least 1"),
+    "bad near_miss": (
+        {"autoresearch.yaml": "near_miss: close\n"}, [],
+        "{p}/autoresearch.yaml:1: near_miss = 'close' must be a number >= 0, optionally "
+        "with % (e.g. 0.01 or 0.5%)"),
     "agent command without agent_command": (
         {"autoresearch.yaml": "agent: command\n"}, [],
         "{p}/autoresearch.yaml:1: agent 'command' needs agent_command "
