@@ -309,8 +309,8 @@ def _check(config: Config) -> None:
                           f"needs {needed}; set it in CLAUDE.md or {CONFIG_FILE}")
     if config.metric_source == "json" and not config.metric_jmespath:
         raise ConfigError(f"{where('metric_source')}: metric_source 'json' needs metric_jmespath")
-    if config.agent == "command" and not config.agent_command:
-        raise ConfigError(f"{where('agent')}: agent 'command' needs agent_command "
+    if config.agent in ("command", "command+tune") and not config.agent_command:
+        raise ConfigError(f"{where('agent')}: agent '{config.agent}' needs agent_command "
                           "(the command line to run)")
     if config.timeout < config.time_budget:
         raise ConfigError(f"{where('timeout')}: timeout ({config.timeout:g} s) is shorter than "

@@ -7,10 +7,16 @@ candidate with a step: measure it on the current best, or done (logged). A candi
 an older best that does not beat the current one is discarded ("not better than the current
 best (made on an older best)"); one that does is moved onto the current best and measured
 again before it can be kept.
+
+The search (autoresearch/search/) acts here too: before each ask it may stop on a plateau,
+pivot (branch from a near-miss, or combine two) or hand the ask to the tuner (agent X+tune);
+a candidate that repeats a measured one is logged as ``duplicate`` and not run; with
+``screen_command`` a cheap run decides whether the full run is worth it.
 """
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -31,8 +37,13 @@ from autoresearch.live import Live
 from autoresearch.mirrors import Ledger
 from autoresearch.output import Console, safe
 from autoresearch.runner import tail
+from autoresearch.search import hybrid, nearmiss, screening, sections, tuning
+from autoresearch.search.normalise import change, change_key, fingerprint
+from autoresearch.search.novelty import Duplicate
+from autoresearch.search.plateau import Plateau
+from autoresearch.search.state import SearchState
 from autoresearch.state import Layout
-from autoresearch.worker import DONE, Candidate, Committed, Measure, Ticket
+from autoresearch.worker import DONE, NO_CHANGE, Candidate, Committed, Measure, Ticket
 
 OLDER_BEST = "not better than the current best (made on an older best)"
 CONFLICT = "does not apply to the current best (made on an older best)"
@@ -59,6 +70,7 @@ class Context:
     hidden_from_agent: tuple = ()  # paths a strictly sealed agent cannot see
     sealed_files: tuple = ()  # project files never in the agent's copy (the holdout's)
     notifier: Any = None  # notify.Notifier: hooks and the webhook, off the loop's thread
+    tuner: Any = None  # agent X+tune: the tuner taking turns with the model
 
     def tick(self, worker: int, phase: str, elapsed: float, limit: float) -> None:
         self.live.tick(worker, phase, elapsed, limit)
@@ -83,7 +95,8 @@ class Session:
 
 class Coordinator:
     def __init__(self, context: Context, *, tag: str, ledger: Ledger, history: History,
-                 branch: Branch, bounds: Any, workers: int = 1):
+                 branch: Branch, bounds: Any, workers: int = 1,
+                 search: SearchState | None = None):
         self.c = context
         self.config = context.config
         self.tag = tag
@@ -102,7 +115,15 @@ class Coordinator:
         # The last keep whose holdout passed (or was recorded, as the baseline's is).
         self.verified: str | None = next((kept.commit for kept in reversed(history.keeps)
                                           if kept.more.get("holdout") is not None), None)
+        self.search = search or new_search(context.config)
+        self.tuner_memory = tuning.TunerMemory(context.config.metric_direction) \
+            if context.tuner is not None else None
+        self.best_screened: tuple[str, float] | None = None  # (the best's sha, its screen)
+        self.savings = screening.Savings()
+        self._tunable: dict[str, bool] = {}
         context.coordinator = self
+        if self.tuner_memory is not None and history.best_commit:
+            self._follow_structure(history.best_commit)
 
     @property
     def best_sha(self) -> str:
@@ -124,18 +145,35 @@ class Coordinator:
         self._adopt_user_commits()
         if self.bound_reached(self.tickets):
             return None
-        self.tickets += 1
         best = self.best_sha
+        ask = self.search.next_ask(worker, can_tune=self._can_tune(best))
+        if ask.stop:
+            self.stopping = "plateau"
+            self.c.console.info(f"plateau: {self.search.without_keep} experiments in a row "
+                                "without a keep (stop_after_plateau)")
+            return None
+        self.tickets += 1
+        start = ask.start or best
         self.c.live.phase(worker, "agent", limit_s=self.config.agent_timeout)
         others = tuple(idea for number, idea in self.session.in_flight.items()
                        if number != worker)
-        listing = project_copy.committed(self.c.layout.repo_root, best,
+        listing = project_copy.committed(self.c.layout.repo_root, start,
                                          self.c.layout.project_path,
                                          exclude=self.c.sealed_files)
-        return Ticket(best, self._prompt(others), committed_targets(self.c, best, listing),
-                      listing)
+        tune = ask.proposer == hybrid.TUNE
+        extra = ask.sections if tune else ask.sections + self._tuner_section()
+        if ask.plan is not None:
+            self.c.console.info(f"pivot after {self.search.without_keep} experiments without a "
+                                f"keep: {ask.plan.kind} " + ", ".join(
+                                    f"#{m.number}" for m in ask.plan.misses))
+        return Ticket(best, self._prompt(others, extra),
+                      committed_targets(self.c, start, listing), listing,
+                      agent=self.c.tuner if tune else None, proposer=ask.proposer,
+                      start=ask.start,
+                      combines=tuple(m.number for m in ask.plan.misses)
+                      if ask.plan and ask.plan.kind == nearmiss.COMBINE else ())
 
-    def _prompt(self, others: tuple[str, ...]) -> str:
+    def _prompt(self, others: tuple[str, ...], search: tuple[str, ...] = ()) -> str:
         h = self.history
         best = h.best_experiment
         crash = h.last_crash()
@@ -148,7 +186,7 @@ class Coordinator:
             baseline_value=h.baseline_value, recent=tuple(h.recent), keeps=tuple(h.keeps),
             total=h.total, crash_log_tail=self._crash_log(crash),
             crash_cause=crash.error if crash else None,
-            instructions=self._instructions(), others_in_flight=others))
+            instructions=self._instructions(), others_in_flight=others, search=search))
 
     def _crash_log(self, crash: Experiment | None) -> str | None:
         if crash is None or not crash.commit:
@@ -186,23 +224,47 @@ class Coordinator:
     def agent_failed(self, worker: int, failure: AgentFailure) -> float:
         """Log one agent failure; stop at the limit; the pause before the worker tries again."""
         self.tickets -= 1
-        self.session.agent_failures_in_row += 1
-        n = self.session.agent_failures_in_row
+        if failure.reason.startswith(NO_CHANGE):
+            self.search.no_change(worker)
+        n = self.session.agent_failures_in_row + 1
         details: dict[str, Any] = {"tag": self.tag, "agent": self.config.agent,
                                    "error": failure.reason,
                                    "output_tail": failure.output_tail[-1500:], "consecutive": n}
         if self.workers > 1:
             details["worker"] = worker
         self.ledger.append("agent_failed", "fail", details)
+        self._count_agent_failure(worker, failure.reason)
+        return min(self.c.backoff_s * 2 ** (n - 1), BACKOFF_MAX_S)
+
+    def _count_agent_failure(self, worker: int, reason: str) -> None:
+        """One more failure in a row (a duplicate counts too); stop at the limit."""
+        self.session.agent_failures_in_row += 1
+        n = self.session.agent_failures_in_row
         where = f" (worker {worker})" if self.workers > 1 else ""
         self.c.console.warn(f"agent {self.config.agent}{where} failed "
-                            f"({n}/{self.config.agent_max_failures} in a row): "
-                            f"{safe(failure.reason)}")
+                            f"({n}/{self.config.agent_max_failures} in a row): {safe(reason)}")
         if n >= self.config.agent_max_failures:
             raise AgentError(f"agent '{self.config.agent}' failed {n} times in a row; last: "
-                             f"{safe(failure.reason)} (details in "
+                             f"{safe(reason)} (details in "
                              f"{self.c.layout.agent_dir / f'w{worker}'})")
-        return min(self.c.backoff_s * 2 ** (n - 1), BACKOFF_MAX_S)
+
+    def _duplicate(self, worker: int, candidate: Candidate, repeat: Duplicate) -> None:
+        """A candidate that repeats a measured one: logged, not run, counted as a failure."""
+        self.tickets = max(0, self.tickets - 1)
+        details: dict[str, Any] = {"tag": self.tag, "of": repeat.of, "reason": repeat.reason,
+                                   "description": candidate.description,
+                                   "commit": (candidate.commit or "")[:7],
+                                   "fingerprint": candidate.fingerprint,
+                                   "proposer": candidate.proposer}
+        if self.workers > 1:
+            details["worker"] = worker
+        self.ledger.append("duplicate", "fail", details)
+        if candidate.commit:
+            (self.c.layout.pending / f"{candidate.commit}.json").unlink(missing_ok=True)
+        if candidate.raw is not None:
+            self._agent_of(candidate).observe(candidate.raw, None, "discard")
+        self.c.live.phase(worker, "idle")
+        self._count_agent_failure(worker, f"duplicate: {repeat.reason}")
 
     # -- candidates -------------------------------------------------------------------------
     def started(self, worker: int, candidate: Candidate) -> None:
@@ -227,8 +289,17 @@ class Coordinator:
         if candidate.conflict:
             self._log(candidate, None, Decision("discard", CONFLICT))
             return DONE
+        if candidate.fingerprint is None and candidate.commit:
+            texts = self._texts(candidate.commit)
+            candidate.fingerprint = fingerprint(texts)
+            candidate.change = change(self._texts(candidate.base), texts)
+            repeat = self.search.duplicate(worker, candidate.fingerprint, candidate.change,
+                                           candidate.description)
+            if repeat is not None:
+                self._duplicate(worker, candidate, repeat)
+                return DONE
         if candidate.measurement is None:
-            return Measure(self.best_sha)
+            return self._screened(worker, candidate)
         measurement = candidate.measurement
         self._note_rewrites(measurement)
         best = self.history.best()
@@ -300,6 +371,104 @@ class Coordinator:
         self.c.console.info(f"re-measured the best {best_sha[:7]}: {self.config.metric_name} "
                             f"{pooled.value:.6f} over {len(pooled.samples)} runs")
 
+    # -- screening --------------------------------------------------------------------------
+    def _screened(self, worker: int, candidate: Candidate) -> Measure | Any:
+        """With screen_command: the screen run first, then its verdict; else the full run."""
+        if not self.config.screen_command or candidate.screen_passed:
+            return Measure(self.best_sha)
+        if candidate.screened is None:
+            known = self.best_screened and self.best_screened[0] == self.best_sha
+            return Measure(self.best_sha, screen=True, screen_best=not known)
+        theirs = candidate.best_screened
+        if theirs is not None and theirs["value"] is not None:
+            self.best_screened = (self.best_sha, theirs["value"])
+        ours = candidate.screened
+        best = self.best_screened[1] if self.best_screened and \
+            self.best_screened[0] == self.best_sha else None
+        margin = self.config.screen_margin
+        decision = screening.verdict(ours["value"], best, margin.amount, margin.relative,
+                                     self.config.metric_direction,
+                                     crash_reason=ours["value"] is None and ours["error"])
+        self.savings.screened(ours["duration_s"] + (theirs["duration_s"] if theirs else 0.0),
+                              full_run_follows=decision is None)
+        if decision is not None:
+            self._log(candidate, None, decision, more={"screened": ours["value"]})
+            return DONE
+        candidate.screen_passed = True
+        return Measure(self.best_sha)
+
+    # -- the search's bookkeeping ------------------------------------------------------------
+    def _texts(self, sha: str) -> dict[str, str]:
+        """The targets' texts at ``sha`` (project-relative names)."""
+        return {t: (self.c.repo.file_at(sha, self.c.layout.in_repo(t)) or b"")
+                .decode("utf-8", "replace") for t in self.config.targets}
+
+    def _can_tune(self, best: str) -> bool:
+        if self.c.tuner is None:
+            return False
+        if best not in self._tunable:
+            self._tunable[best] = bool(tuning.params_of(self._texts(best)))
+        return self._tunable[best]
+
+    def _tuner_section(self) -> tuple[str, ...]:
+        """The model's note of the constants the tuner owns (agent X+tune)."""
+        memory = self.tuner_memory
+        best = self.history.best()
+        if memory is None or best is None:
+            return ()
+        params = tuning.params_of(self._texts(self.best_sha)) or []
+        told = tuning.notes(memory.study(), self.config.metric_direction, self._within(best),
+                            frozenset(p.key for p in params if p.is_int))
+        return (sections.tuner(told, [p.key for p in params]),) if told and params else ()
+
+    def _follow_structure(self, sha: str, observation: tuning.Observation | None = None
+                          ) -> None:
+        """The tuner's study follows the best's structure (warm restart when it changes)."""
+        observation = observation or tuning.observe(0, self._texts(sha), None)
+        if observation is not None and self.tuner_memory.on_keep(observation):
+            self.c.tuner.restart(self.tuner_memory.structure, self.tuner_memory.study())
+
+    def _within(self, best: decide.Best) -> float:
+        near = self.config.near_miss
+        return nearmiss.margin(best, near.amount if near else None,
+                               near.relative if near else False)
+
+    def _agent_of(self, candidate: Candidate):
+        return self.c.tuner if candidate.proposer == hybrid.TUNE and self.c.tuner \
+            else self.c.agent
+
+    def _searched(self, candidate: Candidate, logged: Experiment, best_before) -> None:
+        """What the search learns from a logged experiment."""
+        self.search.logged(candidate.worker, logged.number, logged.status,
+                           logged.description, candidate.fingerprint, candidate.change,
+                           logged.delta)
+        value = logged.value
+        if best_before is not None and value is not None and logged.commit:
+            within = self._within(best_before)
+            if logged.kept:
+                self.search.kept(value, within)
+                if candidate.screened is not None and candidate.screened["value"] is not None:
+                    self.best_screened = (candidate.commit, candidate.screened["value"])
+            elif logged.status == "discard" and candidate.commit:
+                diff = tuple(line for t in self.config.targets for line in difflib.unified_diff(
+                    self._texts(candidate.base)[t].splitlines(),
+                    self._texts(candidate.commit)[t].splitlines(), lineterm="", n=0)
+                    if not line.startswith(("---", "+++", "@@")))
+                self.search.offer_near_miss(nearmiss.NearMiss(
+                    logged.number, candidate.commit, candidate.base, value,
+                    logged.description, diff), best_before.value, within)
+        if self.tuner_memory is not None and candidate.commit:
+            observation = tuning.observe(logged.number, self._texts(candidate.commit),
+                                         value if logged.status != "crash" else None)
+            if observation is None:
+                return
+            self.tuner_memory.add(observation)
+            if candidate.proposer != hybrid.TUNE and \
+                    observation.structure == self.tuner_memory.structure:
+                self.c.tuner.learn([observation])
+            if logged.kept:
+                self._follow_structure(candidate.commit, observation)
+
     def _note_rewrites(self, measurement: Measurement) -> None:
         """Say once that the run rewrites tracked files (reverted after every run)."""
         new = set(measurement.rewritten) - self.rewrites_seen
@@ -339,12 +508,23 @@ class Coordinator:
             rebased_from=candidate.made_as[:7] if parallel and candidate.made_as else None)
         if candidate.ignored:
             experiment = experiment.with_more(ignored_files=list(candidate.ignored[:20]))
+        if candidate.fingerprint:
+            experiment = experiment.with_more(fingerprint=candidate.fingerprint,
+                                              change=change_key(candidate.change))
+        if candidate.branched_from:
+            experiment = experiment.with_more(branched_from=candidate.branched_from[:7])
+        if candidate.combines:
+            experiment = experiment.with_more(combines=list(candidate.combines))
+        if candidate.proposer == hybrid.TUNE and self.c.tuner is not None:
+            experiment = experiment.with_more(proposer=hybrid.TUNE)
         if more:
             experiment = experiment.with_more(**more)
         if measurement is not None and measurement.jobs:
             experiment = experiment.with_more(jobs=list(measurement.jobs))
+        best_before = h.best()
         logged = self.ledger.append_experiment(experiment)
         h.add(logged)
+        self._searched(candidate, logged, best_before)
         if logged.kept and logged.more.get("holdout") is not None:
             self.verified = logged.commit
         if candidate.commit:
@@ -362,7 +542,7 @@ class Coordinator:
         self._report(logged)
         self.c.notifier.fire(logged.status, logged)
         if candidate.raw is not None:
-            self.c.agent.observe(candidate.raw, logged.value, decision.status)
+            self._agent_of(candidate).observe(candidate.raw, logged.value, decision.status)
         self.c.live.phase(candidate.worker, "idle")
         limit = self.config.max_consecutive_crashes
         if h.crashes_in_row >= limit:
@@ -377,8 +557,9 @@ class Coordinator:
         more = {}
         if self.config.holdout_command and decision.status == "keep":
             more["holdout"] = self.judging.holdout_of(commit, self.c.workspaces[0])
-        return self._log(Candidate("baseline", commit, commit, worker=1), measurement, decision,
-                         baseline=True, more=more)
+        baseline = Candidate("baseline", commit, commit, worker=1,
+                             fingerprint=fingerprint(self._texts(commit)))
+        return self._log(baseline, measurement, decision, baseline=True, more=more)
 
     def _report(self, e: Experiment) -> None:
         status = e.status + (f" ({safe(e.reason)})" if e.reason else "")
@@ -393,10 +574,24 @@ class Coordinator:
 
     def summary(self, stop_reason: str | None) -> dict[str, Any]:
         s = self.session
-        return {"stopped": stop_reason, "experiments": s.experiments, "kept": s.counts["keep"],
-                "discarded": s.counts["discard"], "crashed": s.counts["crash"],
-                "cost_usd": round(s.cost_usd, 4), "baseline": self.history.baseline_value,
-                "best": self.history.best_value, "best_commit": self.history.best_commit}
+        summary = {"stopped": stop_reason, "experiments": s.experiments,
+                   "kept": s.counts["keep"], "discarded": s.counts["discard"],
+                   "crashed": s.counts["crash"], "cost_usd": round(s.cost_usd, 4),
+                   "baseline": self.history.baseline_value, "best": self.history.best_value,
+                   "best_commit": self.history.best_commit}
+        if self.config.screen_command:
+            summary["screened_out"] = self.savings.spared
+            summary["screen_saved_s"] = round(self.savings.saved_s, 1)
+        return summary
+
+
+def new_search(config: Config) -> SearchState:
+    """The search's state for a loop of ``config`` (``replay`` fills it from the ledger)."""
+    return SearchState(
+        plateau=Plateau(config.pivot_after, config.stop_after_plateau),
+        pool=nearmiss.NearMissPool(config.near_miss_pool, config.metric_direction),
+        with_tuner=hybrid.split_agent(config.agent)[1], tune_share=config.tune_share,
+        seed=config.agent_seed, lower_is_better=config.metric_direction == "lower_is_better")
 
 
 def policy(config: Config) -> decide.Policy:

@@ -73,7 +73,7 @@ class Engine:
         self.definition = config.run_definition()
         self.definition_hash = config.run_definition_hash()
         self.spec = metric_spec(config)
-        self.job_runner = cluster.from_config(config)
+        self.job_runner = cluster.from_config(config, hidden=(layout.common_dir,))
         self.fetch = cluster.fetch_globs(config)
         self._published = threading.Lock()
         self._checked_runner = False
@@ -163,15 +163,17 @@ class Engine:
             write_json(self._content_index(self.content_key(sha)), {"commit": sha})
         return measured
 
-    def _run_sample(self, sha: str, index: int, tree: Workspace, call: _Call) -> dict:
-        log_path = self.sample_log(sha, index)
+    def _run_sample(self, sha: str, index: int, tree: Workspace, call: _Call,
+                    command: str | None = None, log_path: Path | None = None) -> dict:
+        log_path = log_path or self.sample_log(sha, index)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         protected = self.config.protected_files
         before = hash_files(tree.project, protected)
         faults.point("run_start")
         tick = (lambda elapsed: call.on_tick("run", elapsed, self.config.timeout)) \
             if call.on_tick else None
         result = self.job_runner.run(
-            self.config.run_command, cwd=tree.project, log_path=log_path,
+            command or self.config.run_command, cwd=tree.project, log_path=log_path,
             timeout=self.config.timeout, jobs_dir=self.layout.children, env=call.env,
             fetch=self.fetch, on_tick=tick, max_log_bytes=MAX_LOG_BYTES)
         tampered = sorted(p for p, h in hash_files(tree.project, protected).items()
@@ -236,6 +238,16 @@ class Engine:
         self._checkout_sealed(tree, sha)
         self._check_runner(tree)
         return self._run_sample(sha, index, tree, _Call(sha, tree, env, on_tick))
+
+    def screen(self, sha: str, tree: Workspace, *, env: dict[str, str] | None = None,
+               on_tick: Tick | None = None) -> dict:
+        """One run of ``screen_command`` on ``sha``, its metric read as the full run's is;
+        uncached (it only decides whether the full run is worth it)."""
+        self._checkout_sealed(tree, sha)
+        self._check_runner(tree)
+        return self._run_sample(sha, 0, tree, _Call(sha, tree, env, on_tick),
+                                command=self.config.screen_command,
+                                log_path=self.layout.run_dir(sha) / "screen.log")
 
     def measurement_of(self, sha: str, samples: list[dict]) -> Measurement:
         """The measurement of samples taken one by one (not cached: paired ones depend on

@@ -25,7 +25,7 @@ from autoresearch.agents.base import AgentSettings
 from autoresearch.branch import Branch
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, resolve
-from autoresearch.coordinator import Context, Coordinator
+from autoresearch.coordinator import Context, Coordinator, new_search
 from autoresearch.engine import Engine
 from autoresearch.errors import ConfigError, CrashingError, Interrupted
 from autoresearch.git import Repo, open_repo
@@ -92,7 +92,7 @@ def loop_command(project: Path, flags: dict[str, Any], options: dict[str, Any],
                                  progress_to_stderr=bool(options.get("json")))
     bounds = Bounds.from_options(options)
     config = resolve(project, flags)
-    agent = agents.create(config.agent)
+    agent, tuner = agents.create_for(config.agent)
     agents.ensure_available(agent)
     plan = devices.plan(options)
     layout = locate(project, Path(config.work_dir).expanduser() if config.work_dir else None)
@@ -100,8 +100,8 @@ def loop_command(project: Path, flags: dict[str, Any], options: dict[str, Any],
         require_committed(repo)  # before anything is created
         with ProjectLock(layout), Signals() as signals:
             tag = start_tag(repo, layout, config, options.get("tag"), console)
-            summary = LoopRun(config, layout, repo, tag, agent, plan, console).run(bounds,
-                                                                                  signals)
+            summary = LoopRun(config, layout, repo, tag, agent, plan, console,
+                              tuner=tuner).run(bounds, signals)
     if options.get("json"):
         console.result(json.dumps(summary, indent=2))
     return summary
@@ -111,7 +111,7 @@ class LoopRun:
     """One run of a tag's loop, from start-up to its end."""
 
     def __init__(self, config: Config, layout: Layout, repo: Repo, tag: str, agent: Any,
-                 plan: devices.Plan, console: Console):
+                 plan: devices.Plan, console: Console, tuner: Any = None):
         self.config, self.layout, self.repo, self.tag = config, layout, repo, tag
         self.plan, self.console = plan, console
         self.ledger = Ledger(layout, metric=config.metric_name, columns=config.results_columns)
@@ -119,7 +119,7 @@ class LoopRun:
         self.context = Context(
             config=config, layout=layout, repo=repo,
             engine=Engine(config, layout, repo, children=children), agent=agent,
-            agent_settings=agent_settings(config), console=console,
+            agent_settings=agent_settings(config), console=console, tuner=tuner,
             live=Live(layout.live, tag, plan.jobs), backoff_s=recovery.backoff_s())
         self.context.workspaces = {n: Workspace(repo, layout, f"w{n}", config.run_files)
                                    for n in range(0, plan.workers + 1)}
@@ -130,7 +130,8 @@ class LoopRun:
             [layout.repo_root, layout.common_dir, layout.state, layout.worktrees,
              *(Path(p) for p in config.holdout_files if Path(p).is_absolute())]))
         self.context.notifier = Notifier.from_config(
-            config, tag=tag, log=self.ledger.append, log_dir=layout.state / "hooks")
+            config, tag=tag, log=self.ledger.append, log_dir=layout.state / "hooks",
+            plateau_after=config.pivot_after)
         self.children = children
         self.coordinator: Coordinator | None = None
         self.workers: list[Worker] = []
@@ -154,11 +155,12 @@ class LoopRun:
         recovery.prepare(self.layout, self.repo, self.ledger, self.children, self.console,
                          {w.name for w in self.context.workspaces.values()})
         hooks.remove_ours(self.repo, self.console)
-        history = History.of(self.tag, self.ledger.records())
+        search = new_search(self.config)
+        history = History.of(self.tag, search.replaying(self.tag, self.ledger.records()))
         branch = Branch(self.repo, self.tag, self.console.warn)
         self.coordinator = Coordinator(self.context, tag=self.tag, ledger=self.ledger,
                                        history=history, branch=branch, bounds=bounds,
-                                       workers=self.plan.workers)
+                                       workers=self.plan.workers, search=search)
         return self.coordinator
 
     def establish_baseline(self, calibrate: int = 0) -> bool:

@@ -33,12 +33,12 @@ from autoresearch import output, runner
 from autoresearch.errors import UserError
 from autoresearch.experiment import Experiment
 from autoresearch.results import Summary, format_delta, format_value, progress_text
+from autoresearch.search.plateau import PIVOT_AFTER
 
 EVENTS = ("keep", "discard", "crash", "plateau", "stop")
 HOOK_KEYS = {"keep": "on_keep", "crash": "on_crash", "plateau": "on_plateau", "stop": "on_stop"}
 NOTIFIED = ("keep", "stop")  # the events the webhook hears of
 LIMIT_S = 30.0  # a hook or a webhook call taking longer is stopped and reported
-PLATEAU_AFTER = 10  # experiments in a row without a keep
 WEBHOOK = "notify"  # the name a webhook failure is reported under
 
 
@@ -100,7 +100,7 @@ class Notifier:
 
     def __init__(self, project: Path, *, tag: str, hooks: Mapping[str, str | None],
                  url: str | None, log: Callable[[str, str, dict], Any], log_dir: Path,
-                 limit_s: float = LIMIT_S, plateau_after: int = PLATEAU_AFTER):
+                 limit_s: float = LIMIT_S, plateau_after: int = PIVOT_AFTER):
         """``hooks`` maps events (keep, crash, plateau, stop) to commands; ``log`` receives
         each ``("hook_failed", "fail", details)``; a hook's output goes to
         ``log_dir/<on_event>.log``."""

@@ -94,6 +94,7 @@ class PromptContext:
     others_in_flight: tuple[str, ...] = ()  # what parallel workers are trying now
     timeout_s: float | None = None  # when a run is stopped (default: 2 x time_budget_s)
     crash_cause: str | None = None  # the last crash's cause, one line
+    search: tuple[str, ...] = ()  # the search's sections (pivot, duplicate, tuner), bounded
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def _render(ctx: PromptContext, rows: list[_Row], sizes: _Sizes) -> str:
         _history(rows, ctx.total, sizes),
         _others(ctx.others_in_flight, sizes.others),
         _crash_log(ctx.crash_log_tail, ctx.crash_cause, sizes.log_bytes),
+        *(_CONTROL.sub("", part) for part in ctx.search),
         _closing(ctx),
     ]
     return "\n\n".join(part for part in parts if part) + "\n"

@@ -7,6 +7,10 @@ PID namespace (every process it started dies with the call), no capabilities (as
 bubblewrap would keep them, and with them the power to unmount what hides the repository),
 and the network on. ``basic`` runs it unconfined in its copy; the runner's process-group
 kill ends what it started.
+
+``sandbox_run: strict`` seals the experiment's run the same way (``wrap_run``), with what
+real builds and GPU jobs need: its worktree and the build tools' caches writable, the git
+directory (and in it the tool's state) hidden, the host's devices (GPUs, /dev/shm) present.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ TRIAL_TIMEOUT_S = 20.0
 # sandbox (systemd, dbus, docker): connecting to a socket is allowed on a read-only mount.
 ESCAPE_SOCKETS = ("/run/user", "/run/dbus", "/run/systemd/private", "/run/docker.sock",
                   "/var/run/docker.sock", "/run/containerd", "/run/podman")
+# What a sealed run may write in the user's home: the build tools' and ML caches.
+RUN_CACHES = (".cache", ".npm", ".m2", ".gradle", ".pub-cache", ".triton", ".yarn", ".pnpm-store")
 
 
 def probe(requested: str | None = None) -> tuple[str, str]:
@@ -65,6 +71,20 @@ def wrap(argv: Sequence[str], *, level: str, copy: Path, writable: Iterable[Path
     return _bwrap(shutil.which(BWRAP) or BWRAP, argv, copy, writable, hidden)
 
 
+def wrap_run(argv: Sequence[str], *, tree: Path, hidden: Iterable[Path],
+             home: Path | None = None, environ: dict[str, str] | None = None) -> list[str]:
+    """The command line of an experiment run sealed under bubblewrap: ``tree`` and the
+    caches that exist in ``home`` (and ``HF_HOME``) writable, ``hidden`` empty, the host's
+    /dev (GPUs, /dev/shm) bound, a private /tmp, the network on."""
+    home = Path(home or Path.home())
+    environ = environ or {}
+    caches = [home / name for name in RUN_CACHES]
+    if environ.get("HF_HOME"):
+        caches.append(Path(environ["HF_HOME"]))
+    writable = [c for c in caches if c.is_dir()]
+    return _bwrap(shutil.which(BWRAP) or BWRAP, argv, tree, writable, hidden, devices=True)
+
+
 def copy_environment(copy: Path) -> dict[str, str]:
     """Variables for the agent at either level: git run in the copy never finds a
     repository above it (a copy inside the git directory would find the real one)."""
@@ -72,7 +92,7 @@ def copy_environment(copy: Path) -> dict[str, str]:
 
 
 def _bwrap(executable: str, argv: Sequence[str], copy: Path, writable: Iterable[Path],
-           hidden: Iterable[Path]) -> list[str]:
+           hidden: Iterable[Path], *, devices: bool = False) -> list[str]:
     copy = Path(copy).resolve()
     opened = {copy, *(Path(p).resolve() for p in writable)}
     missing = [str(p) for p in opened if not p.is_dir()]
@@ -82,8 +102,9 @@ def _bwrap(executable: str, argv: Sequence[str], copy: Path, writable: Iterable[
     closed = {p for p in closed if p.exists() or p.is_symlink()}
     if opened & closed:
         raise ValueError(f"paths both writable and hidden: {sorted(map(str, opened & closed))}")
-    args = [executable, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp"]
+    args = [executable, "--ro-bind", "/", "/",
+            *(["--dev-bind", "/dev", "/dev"] if devices else ["--dev", "/dev"]),
+            "--proc", "/proc", "--tmpfs", "/tmp"]
     # A mount covers whatever was mounted below it before: parents first.
     for path in sorted(opened | closed, key=lambda p: len(p.parts)):
         if path in opened:

@@ -439,8 +439,8 @@ class Settings:
         text, None, "Shell command run after each crash (AUTORESEARCH_* variables).",
         "a shell command")
     on_plateau: str | None = key(
-        text, None, "Shell command run after 10 experiments in a row without a keep "
-        "(AUTORESEARCH_* variables).", "a shell command")
+        text, None, "Shell command run when a plateau begins: pivot_after experiments in a row without "
+        "a keep (AUTORESEARCH_* variables).", "a shell command")
     on_stop: str | None = key(
         text, None, "Shell command run when the loop ends: best commit, value, change and why "
         "it stopped (AUTORESEARCH_* variables).", "a shell command")

@@ -65,8 +65,8 @@ def setup(project: Path, flags: dict[str, Any], *, tag: str | None, resume: bool
         hooks.remove_ours(repo, console)
         from autoresearch import agents, devices
 
-        run = LoopRun(config, layout, repo, tag, agents.create(config.agent),
-                      devices.plan({}), console)
+        agent, tuner = agents.create_for(config.agent)
+        run = LoopRun(config, layout, repo, tag, agent, devices.plan({}), console, tuner=tuner)
         try:
             logged = run.establish_baseline(calibrate)
         except UserError as error:

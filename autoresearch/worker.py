@@ -31,10 +31,14 @@ from autoresearch.workspace import Workspace
 class Ticket:
     """What a worker starts a candidate from."""
 
-    best: str  # full sha the candidate starts from
+    best: str  # full sha the candidate is committed onto
     prompt: str
-    committed: tuple["Committed", ...]  # the targets as the best has them
+    committed: tuple["Committed", ...]  # the targets as the agent's copy has them
     listing: dict  # project_copy.committed(): every file the agent's copy holds
+    agent: Any = None  # who proposes (None: the loop's agent; the tuner under X+tune)
+    proposer: str = "model"  # search.hybrid.MODEL or TUNE
+    start: str | None = None  # the tree the agent's copy is made from, when not the best
+    combines: tuple[int, ...] = ()  # the near-misses a combine prompt shows
 
 
 class Coordinator(Protocol):
@@ -49,6 +53,7 @@ class Coordinator(Protocol):
     def started(self, worker: int, candidate: "Candidate") -> None: ...
 
 POLL_S = 0.1
+NO_CHANGE = "the agent made no change to"
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,15 @@ class Candidate:
     conflict: bool = False  # it could not be moved onto the current best
     worker: int = 1
     paired: tuple | None = None  # compare: paired: (the best's samples, taken in turns)
+    proposer: str = "model"  # search.hybrid.MODEL or TUNE
+    branched_from: str | None = None  # the near-miss whose tree the agent started from
+    combines: tuple[int, ...] = ()
+    fingerprint: str | None = None  # set by the coordinator's novelty check
+    change: tuple[str, ...] = ()
+    screened: dict | None = None  # the screen_command run's sample
+    best_screened: dict | None = None  # the best's, when it had none yet
+    screen_passed: bool = False
+    announced: str | None = None  # the commit whose experiment_start is logged
 
     def to_json(self) -> dict[str, Any]:
         return {"description": self.description, "base": self.base, "commit": self.commit,
@@ -104,9 +118,12 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Measure:
-    """The coordinator's request: measure the candidate on ``best`` (moving it there first)."""
+    """The coordinator's request: measure the candidate on ``best`` (moving it there first);
+    with ``screen``, only its screen_command run (and the best's too, with ``screen_best``)."""
 
     best: str
+    screen: bool = False
+    screen_best: bool = False
 
 
 class Done:
@@ -148,19 +165,20 @@ class Worker:
         """Do what the coordinator asks with ``candidate`` until it is logged."""
         step = coordinator.consider(self.number, candidate)
         while not isinstance(step, Done):
-            candidate = self.measure(candidate, step.best, coordinator)
+            candidate = self.measure(candidate, step, coordinator)
             step = coordinator.consider(self.number, candidate)
 
     # -- propose --------------------------------------------------------------------------------
     def propose(self, ticket: "Ticket") -> Candidate:
         """The agent edits a sealed copy of the best; only the targets' bytes come back."""
         c = self.context
+        agent = ticket.agent or c.agent
         scratch = c.layout.agent_dir / "copies" / f"w{self.number}"
         project_copy.remove_copy(scratch)  # a killed call's leftovers
-        copy = project_copy.make_copy(c.layout.repo_root, ticket.best, c.layout.project_path,
-                                      scratch / "project", exclude=c.sealed_files,
-                                      with_git=c.agent.name == "aider")
-        home = agent_home.prepare(c.agent.name, scratch / "home")
+        copy = project_copy.make_copy(c.layout.repo_root, ticket.start or ticket.best,
+                                      c.layout.project_path, scratch / "project",
+                                      exclude=c.sealed_files, with_git=agent.name == "aider")
+        home = agent_home.prepare(agent.name, scratch / "home")
         io = scratch / "io"
         io.mkdir()
         try:
@@ -175,29 +193,30 @@ class Worker:
                                                hidden=c.hidden_from_agent),
                 env={**home.env, **sandbox.copy_environment(copy)})
             try:
-                raw = c.agent.propose(request)
+                raw = agent.propose(request)
             finally:
                 agent_home.write_back(home)
             faults.point("after_agent")
             back = cross_back.read_back(copy, c.config.targets, ticket.listing,
-                                        with_git=c.agent.name == "aider")
+                                        with_git=agent.name == "aider")
         finally:
             project_copy.remove_copy(scratch)
         usage = AgentUsage(raw.cost_usd, raw.duration_s, raw.input_tokens, raw.output_tokens)
         described = (raw.description or "").strip()
         ignored = back.ignored + ((f"(+{back.ignored_total - len(back.ignored)} more)",)
                                   if back.ignored_total > len(back.ignored) else ())
+        made = {"agent": usage, "raw": raw, "ignored": ignored, "worker": self.number,
+                "proposer": ticket.proposer, "combines": ticket.combines,
+                "branched_from": ticket.start}
         if "\0" in described:
-            return Candidate(described.replace("\0", "?"), ticket.best, agent=usage, raw=raw,
+            return Candidate(described.replace("\0", "?"), ticket.best,
                              rejection="rejected: the agent's description holds a NUL byte",
-                             ignored=ignored, worker=self.number)
+                             **made)
         if back.rejections:
-            return Candidate(described or "edit", ticket.best, agent=usage, raw=raw,
-                             rejection="rejected: " + "; ".join(back.rejections),
-                             ignored=ignored, worker=self.number)
+            return Candidate(described or "edit", ticket.best,
+                             rejection="rejected: " + "; ".join(back.rejections), **made)
         if not back.changed:
-            raise AgentFailure("the agent made no change to "
-                               f"{', '.join(c.config.targets)}", raw.output_tail)
+            raise AgentFailure(f"{NO_CHANGE} {', '.join(c.config.targets)}", raw.output_tail)
         description = described or self._summary(ticket, back.contents)
         faults.point("before_commit")
         files = {c.layout.in_repo(t.path): (t.mode, back.contents[t.path])
@@ -206,8 +225,7 @@ class Worker:
         if self.parallel:  # two workers' identical changes stay distinct commits
             message += f"\n\nAutoresearch-Worker: {self.number}"
         sha = c.repo.commit_with(ticket.best, files, message)
-        candidate = Candidate(description, ticket.best, sha, agent=usage, raw=raw,
-                              ignored=ignored, worker=self.number)
+        candidate = Candidate(description, ticket.best, sha, **made)
         write_json(c.layout.pending / f"{sha}.json", candidate.to_json())
         return candidate
 
@@ -216,8 +234,11 @@ class Worker:
         return f"edit {', '.join(self.context.config.targets)} ({'; '.join(stats)})"
 
     # -- measure ----------------------------------------------------------------------------
-    def measure(self, candidate: Candidate, best: str, coordinator: "Coordinator") -> Candidate:
-        """Measure ``candidate`` on ``best``: moved there first when it was made on another."""
+    def measure(self, candidate: Candidate, step: Measure, coordinator: "Coordinator"
+                ) -> Candidate:
+        """Measure ``candidate`` on ``step.best``: moved there first when it was made on
+        another; with ``step.screen`` only its screen run (and the best's)."""
+        best = step.best
         device = self._take_slot()
         try:
             if candidate.base != best:
@@ -225,8 +246,17 @@ class Worker:
                 if moved is None:
                     return replace(candidate, conflict=True, measurement=None)
                 candidate = moved
-            coordinator.started(self.number, candidate)
+            if candidate.announced != candidate.commit:
+                coordinator.started(self.number, candidate)
+                candidate = replace(candidate, announced=candidate.commit)
             env = devices.environment(device)
+            engine = self.context.engine
+            if step.screen:
+                theirs = engine.screen(best, self.workspace, env=env, on_tick=self._tick) \
+                    if step.screen_best else None
+                ours = engine.screen(candidate.commit, self.workspace, env=env,
+                                     on_tick=self._tick)
+                return replace(candidate, screened=ours, best_screened=theirs)
             if self.context.config.compare == "paired":
                 return self._measure_paired(candidate, best, env)
             measurement = self.context.engine.measure(candidate.commit, self.workspace,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import init_repo, parse_config
-from helpers import gone, wait_for, wait_until
+from helpers import cli, gone, make_project, wait_for, wait_until
 
 from autoresearch import agent_home, config, sandbox, state
 from autoresearch.cross_back import read_back
@@ -392,3 +393,52 @@ def test_a_sealed_call_carries_back_the_target_and_the_refreshed_credential_only
     assert agent_home.write_back(home) == [user_home / ".claude/.credentials.json"]
     assert (user_home / ".claude/.credentials.json").read_text() == '{"token": "refreshed"}'
     assert (user_home / ".claude/settings.json").read_text() == '{"model": "sonnet"}'
+
+
+# -- sandbox_run: strict: the experiment's run sealed too ------------------------------------
+
+RUN_PROBE = """\
+import os, pathlib
+git_dir = pathlib.Path(os.environ["PROBE_GIT_DIR"])
+print("git dir visible:", (git_dir / "HEAD").exists())
+try:
+    (pathlib.Path(os.environ["PROBE_PROJECT"]) / "escaped.txt").write_text("x")
+    print("project writable: True")
+except OSError:
+    print("project writable: False")
+pathlib.Path("made-by-the-run.txt").write_text("ok")
+print("tree writable: True")
+print("val_bpb: 1.0")
+"""
+
+
+@strict_only
+def test_a_strictly_sealed_run_reaches_neither_the_git_directory_nor_the_project(tmp_path):
+    project = make_project(tmp_path, RUN_PROBE, sandbox_run="strict",
+                           run_command=f"{shlex.quote(PY)} train.py")
+    done = cli(project, "setup", "--tag", "sealed",
+               extra={"PROBE_GIT_DIR": str(project / ".git"), "PROBE_PROJECT": str(project)})
+    assert done.returncode == 0, done.stderr
+    log = (project / "run.log").read_text()
+    assert "git dir visible: False" in log
+    # read-only, or (a project under /tmp, as here) behind the run's private /tmp
+    assert not (project / "escaped.txt").exists()
+    assert "tree writable: True" in log
+
+
+def test_a_sealed_run_needs_the_local_runner(tmp_path):
+    project = make_project(tmp_path, RUN_PROBE, sandbox_run="strict", runner="slurm")
+    done = cli(project, "setup", "--tag", "sealed")
+    assert done.returncode == 2
+    assert "sandbox_run: strict seals a run on this machine; with runner 'slurm'" in done.stderr
+
+
+def test_a_sealed_run_binds_the_hosts_devices_and_the_caches_that_exist(tmp_path):
+    home = tmp_path / "home"
+    (home / ".cache").mkdir(parents=True)
+    argv = sandbox.wrap_run(["true"], tree=tmp_path, hidden=[tmp_path / "nothing"], home=home,
+                            environ={})
+    assert argv[argv.index("--dev-bind") + 1:argv.index("--dev-bind") + 3] == ["/dev", "/dev"]
+    assert ["--bind", str((home / ".cache").resolve()), str((home / ".cache").resolve())] == \
+        argv[argv.index(str((home / ".cache").resolve())) - 1:][:3]
+    assert str(home / ".npm") not in argv  # only caches that exist

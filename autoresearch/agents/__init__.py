@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import shutil
 from typing import cast
 
@@ -40,6 +41,17 @@ def create(name: str) -> Agent:
     module = get(name)
     factory = getattr(module, "create", None)
     return cast(Agent, factory()) if factory is not None else module
+
+
+def create_for(name: str) -> tuple[Agent, Agent | None]:
+    """The agent of ``agent: name`` and, for ``X+tune``, the tuner taking turns with it."""
+    from autoresearch.search.hybrid import TUNE, split_agent
+
+    llm, is_hybrid = split_agent(name)
+    if is_hybrid and importlib.util.find_spec("optuna") is None:
+        raise EnvironmentProblem(f"agent '{name}' needs the tune extra: "
+                                 f"{get(TUNE).install_hint}")
+    return create(llm), (create(TUNE) if is_hybrid else None)
 
 
 def ensure_available(agent: Agent) -> None:

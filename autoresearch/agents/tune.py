@@ -27,10 +27,16 @@ user attributes), so keeping a better value does not move the range under the sa
 
 Each proposal sets every parameter (the loop resets the file to the best version after a
 discard, so nothing accumulates) and only the number literal changes: comments, spacing and
-line endings stay as they were. The study lives in ``.autoresearch/tune.db`` (SQLite),
+line endings stay as they were. The study lives in ``tune.db`` (SQLite) in the tool's state,
 named after the target files and the direction, so it survives restarts. A trial asked but
-never told (the process was killed) is told as failed by the next proposal. The loop's
-baseline is not told to the study: the agent never sees its value.
+never told (the process was killed) is told as failed by the next proposal. Alone, the
+tuner's study holds only its own trials.
+
+With ``agent: X+tune`` the coordinator also hands the tuner what it learnt from the other
+proposer and the baseline (``learn``: measured trees of the study's structure, added as
+finished trials before the next ask) and, after a keep that changed the code's structure, a new study named after
+that structure, started warm from the best observations of the old one (``restart``;
+autoresearch/search/tuning.py).
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ name = "tune"
 executable = None  # built in: nothing to find on PATH
 install_hint = "pip install 'autoresearch[tune]'"
 
-DB_NAME = "tune.db"  # in .autoresearch/, the parent of the agent's work_dir
+DB_NAME = "tune.db"  # in the state's agent/, the parent of the agent's work_dir
 SIGNIFICANT_DIGITS = 4  # floats are written like 0.02134
 MAX_ASKS = 20  # fresh samples tried before giving up on finding a change
 
@@ -293,7 +299,21 @@ class Tuner:
 
     def __init__(self) -> None:
         self.in_flight: set[tuple[str, int]] = set()
+        self.structure: str | None = None  # the study's code structure (agent X+tune)
+        self.learnt: list = []  # search.tuning.Observation: added before the next ask
         self._lock = threading.Lock()
+
+    def learn(self, observations) -> None:
+        """Measured trees another proposer made (``search.tuning.Observation``): finished
+        trials of the study before its next ask."""
+        with self._lock:
+            self.learnt.extend(observations)
+
+    def restart(self, structure: str, warm) -> None:
+        """From the next ask on, the study of ``structure``, holding ``warm`` first."""
+        with self._lock:
+            self.structure = structure
+            self.learnt = list(warm)
 
     def propose(self, request: AgentRequest) -> Proposal:
         """Ask the study for new values, write them into the target files, say what changed."""
@@ -304,8 +324,9 @@ class Tuner:
         started = time.monotonic()
         optuna = _optuna()
         texts, params = _targets(request)
-        study = _study(optuna, request)
+        study = _study(optuna, request, self.structure)
         _fail_dangling(optuna, study, self.in_flight)
+        self._add_learnt(optuna, study, params)
         study.sampler = optuna.samplers.TPESampler(seed=request.settings.seed + len(study.trials))
         trial, literals = _ask_for_a_change(optuna, study, params, request)
         self.in_flight.add((study.study_name, trial.number))
@@ -321,6 +342,26 @@ class Tuner:
             duration_s=time.monotonic() - started, output_tail=description,
             meta={"trial": trial.number, "study": study.study_name,
                   "storage": str(_db_path(request)), "params": literals})
+
+    def _add_learnt(self, optuna, study, params: list[Param]) -> None:
+        if not self.learnt:
+            return
+        space = _space(study, params)
+        finished = []
+        for observation in self.learnt:
+            chosen = {k: v for k, v in observation.params.items()
+                      if k in space and space[k][1] <= v <= space[k][2]}
+            if not chosen:
+                continue
+            ints = {k for k in chosen if space[k][0] == "int"}
+            finished.append(optuna.trial.create_trial(
+                params={k: int(v) if k in ints else v for k, v in chosen.items()},
+                distributions={k: _distribution(optuna, space[k]) for k in chosen},
+                value=observation.value, user_attrs={"experiment": observation.number},
+                state=optuna.trial.TrialState.COMPLETE if observation.value is not None
+                else optuna.trial.TrialState.FAIL))
+        study.add_trials(finished)
+        self.learnt = []
 
     def observe(self, proposal: Proposal, value: float | None, status: str) -> None:
         """Tell the study how the proposal's trial did; a crash or no value is a FAIL."""
@@ -416,12 +457,12 @@ def study_name(target_files: tuple[str, ...], direction: str) -> str:
     return f"tune:{','.join(sorted(target_files))}:{goal}"
 
 
-def _study(optuna, request: AgentRequest):
+def _study(optuna, request: AgentRequest, structure: str | None = None):
     path = _db_path(request)
     path.parent.mkdir(parents=True, exist_ok=True)
     name_ = study_name(request.target_files, request.direction)
     return optuna.create_study(
-        study_name=name_,
+        study_name=name_ + (f":{structure}" if structure else ""),
         storage=_url(path),
         direction=name_.rsplit(":", 1)[1],
         load_if_exists=True,

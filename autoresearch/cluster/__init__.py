@@ -7,24 +7,34 @@ directory to cancel the cluster jobs a killed loop left running.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from autoresearch.cluster import ray_jobs, records, slurm
 from autoresearch.cluster.base import JobResult, JobRunner
-from autoresearch.cluster.local import LocalRunner, PrefixRunner
+from autoresearch.cluster.local import LocalRunner, PrefixRunner, SealedRunner
+from autoresearch.errors import ConfigError
 from autoresearch.cluster.ray_jobs import RayRunner
 from autoresearch.cluster.slurm import SlurmRunner
 
-__all__ = ["JobResult", "JobRunner", "LocalRunner", "PrefixRunner", "RayRunner", "SlurmRunner",
+__all__ = ["JobResult", "JobRunner", "LocalRunner", "PrefixRunner", "RayRunner", "SealedRunner",
+           "SlurmRunner",
            "cancel_leftovers", "fetch_globs", "from_config"]
 NAMES = ("local", "ray", "slurm")  # any other value of the runner key is a command prefix
 _CANCEL = {"ray": ray_jobs.cancel_recorded, "slurm": slurm.cancel_recorded}
 
 
-def from_config(config: Any) -> JobRunner:
-    """The runner the ``runner`` key names (unset: local), set up from the other keys."""
+def from_config(config: Any, hidden: Sequence[Path] = ()) -> JobRunner:
+    """The runner the ``runner`` key names (unset: local), set up from the other keys;
+    ``hidden``: what a run sealed by ``sandbox_run: strict`` must not reach."""
     name = config.runner or "local"
+    if config.sandbox_run == "strict":
+        if name != "local":
+            raise ConfigError(f"sandbox_run: strict seals a run on this machine; with runner "
+                              f"'{name}' the experiment runs elsewhere: use the cluster's own "
+                              "isolation, or set sandbox_run: basic")
+        return SealedRunner(hidden)
     if name == "local":
         return LocalRunner()
     if name == "ray":

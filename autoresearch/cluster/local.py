@@ -8,6 +8,7 @@ remote command). Files come back only through a shared filesystem.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import socket
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from autoresearch import runner
+from autoresearch import runner, sandbox
 from autoresearch.children import ChildRegistry
 from autoresearch.cluster.base import MAX_LOG_BYTES, JobResult, Tick
 from autoresearch.errors import ConfigError, EnvironmentProblem
@@ -41,6 +42,29 @@ class LocalRunner:
 
     def node(self) -> str | None:
         return socket.gethostname()
+
+
+class SealedRunner(LocalRunner):
+    """``sandbox_run: strict``: the run on this machine under bubblewrap, the git directory
+    (and the tool's state in it) hidden (sandbox.wrap_run)."""
+
+    name = "local, sealed"
+
+    def __init__(self, hidden: Sequence[Path]):
+        self.hidden = tuple(hidden)
+
+    def preflight(self, tree: Path, *, jobs_dir: Path) -> None:
+        sandbox.probe("strict")  # an EnvironmentProblem naming the install when it cannot run
+
+    def run(self, command: str, *, cwd: Path, log_path: Path, timeout: float, jobs_dir: Path,
+            env: Mapping[str, str] | None = None, fetch: Sequence[str] = (),
+            on_tick: Tick | None = None, max_log_bytes: int = MAX_LOG_BYTES) -> JobResult:
+        sealed = shlex.join(sandbox.wrap_run(["/bin/sh", "-c", command], tree=cwd,
+                                             hidden=self.hidden,
+                                             environ=dict(env or os.environ)))
+        return super().run(sealed, cwd=cwd, log_path=log_path, timeout=timeout,
+                           jobs_dir=jobs_dir, env=env, fetch=fetch, on_tick=on_tick,
+                           max_log_bytes=max_log_bytes)
 
 
 class PrefixRunner(LocalRunner):
