@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from autoresearch import agent_home, cross_back, devices, faults, project_copy, sandbox
 from autoresearch.agents.base import AgentFailure, AgentRequest
 from autoresearch.experiment import AgentUsage, Measurement
+from autoresearch.output import safe
 from autoresearch.state import read_json, write_json
 from autoresearch.workspace import Workspace
 
@@ -181,7 +182,7 @@ class Worker:
         faults.point("before_commit")
         files = {c.layout.in_repo(t.path): (t.mode, back.contents[t.path])
                  for t in ticket.committed}
-        message = f"experiment: {description}"
+        message = f"experiment: {safe(description)}"  # git log shows it raw on a terminal
         if self.parallel:  # two workers' identical changes stay distinct commits
             message += f"\n\nAutoresearch-Worker: {self.number}"
         sha = c.repo.commit_with(ticket.best, files, message)
