@@ -560,13 +560,17 @@ def bad_target(target: str, setup: Callable[[Path], None] = lambda project: None
     return prepare
 
 
-def refused(run: Run) -> None:
-    [done] = run.done
-    assert done.returncode == 2, done.stderr  # a config error
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert "target" in lines[0]
-    assert not (run.state / "agent").exists()  # no agent was ever called
+def refused(why: str, before_anything: bool = True) -> Callable[[Run], None]:
+    def check(run: Run) -> None:
+        [done] = run.done
+        assert done.returncode == 2, done.stderr  # a config error
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+        assert why in lines[0], lines[0]
+        assert not (run.state / "agent").exists()  # no agent was ever called
+        if before_anything:
+            assert not (run.state / "ledger.jsonl").exists()  # not even the baseline ran
+    return check
 
 
 def link_out(project: Path) -> None:
@@ -584,8 +588,13 @@ def untracked_target(project: Path) -> None:
     (project / "untracked.py").write_text("print('val_bpb: 0.000100')\n")
 
 
-for _name, _target, _setup in (("target_link_out", "link.py", link_out),
-                               ("target_git_config", ".git/config", lambda project: None),
-                               ("target_results_tsv", "results.tsv", tracked_results),
-                               ("target_untracked", "untracked.py", untracked_target)):
-    case(_name, agent="honest", prepare=bad_target(_target, _setup), restart=False)(refused)
+# The target's path is checked with the config; whether git tracks it, at the first ticket.
+for _name, _target, _setup, _why, _first in (
+        ("target_link_out", "link.py", link_out, "is a symbolic link", True),
+        ("target_git_config", ".git/config", lambda project: None,
+         "is inside git's own directory", True),
+        ("target_results_tsv", "results.tsv", tracked_results,
+         "is one of autoresearch's own files", True),
+        ("target_untracked", "untracked.py", untracked_target, "is not tracked", False)):
+    case(_name, agent="honest", prepare=bad_target(_target, _setup),
+         restart=False)(refused(_why, _first))

@@ -124,9 +124,8 @@ def mirrors_match(run) -> str | None:
     ledger_file = run.state / "ledger.jsonl"
     events = run.project / ledger_module.EVENTS_FILE
     problems = []
-    if not ledger_file.exists():
-        return "no ledger"
-    if not events.exists() or events.read_bytes() != ledger_file.read_bytes():
+    ledger_bytes = ledger_file.read_bytes() if ledger_file.exists() else b""
+    if (events.read_bytes() if events.exists() else b"") != ledger_bytes:
         problems.append("the JSONL log differs from the ledger")
     rows, skipped = ledger_module.read_results(run.project / ledger_module.RESULTS_FILE)
     logged = [d for r in ledger_records(run.state) if r.get("action") == "experiment_done"
