@@ -75,6 +75,20 @@ class Branch:
                       f"back at {new[:7]} ({self.best_ref}): 'git reset --keep {new[:7]}' there "
                       "follows it")
 
+    def restore_best(self, logged: str) -> None:
+        """The best ref back at the ledger's best ``logged``: a kill between a keep and its
+        record leaves the ref (and the branch, which followed it) on a commit the ledger never
+        logged. That commit is pending and recovery logs it, or moves it onto a newer best; the
+        branch goes back with the ref (compare-and-swap) unless a tree has it checked out, so
+        it is never stranded on a commit the ledger does not keep."""
+        current = self.best()
+        if current == logged:
+            return
+        self.repo.update_ref(self.best_ref, logged, current, "autoresearch: best from the ledger")
+        if current is not None and self.tip() == current \
+                and self.name not in self.repo.checked_out():
+            self.repo.update_ref(self.ref, logged, current, "autoresearch: best from the ledger")
+
     def added_by_user(self, best: str) -> str | None:
         """The branch tip when the user committed on top of the best, else None.
 

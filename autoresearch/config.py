@@ -8,6 +8,7 @@ once in ``SCHEMA`` (its type, default and meaning); the README's config table is
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Any, Callable, Mapping
 
 from autoresearch import claude_md, compression, project_files, recipes as recipes_mod, sandbox
 from autoresearch.errors import ConfigError
+from autoresearch.state import USER_FILES
 from autoresearch.schema import (KEYS, SCHEMA, SIZE_UNITS, TIME_UNITS, Invalid, Settings, duration,
                                  suggest)
 from autoresearch.yamlio import load_yaml_mapping
@@ -26,6 +28,9 @@ from autoresearch.yamlio import load_yaml_mapping
 CONFIG_FILE = "autoresearch.yaml"
 CLAUDE_FILE = "CLAUDE.md"
 SANDBOX_ENV = "AUTORESEARCH_SANDBOX"  # the default sandbox level of this machine
+# The tool's own files in a project: never a target (patterns match in subdirectories too).
+TOOL_FILES = tuple(p for p in USER_FILES if not p.endswith("/"))
+TOOL_DIRS = tuple(p for p in (*USER_FILES, ".autoresearch/") if p.endswith("/"))
 # Kept importable from here: the schema module owns them.
 __all__ = ["Config", "ConfigError", "Invalid", "KEYS", "SCHEMA", "Setting", "describe",
            "metric_spec", "parse_duration", "resolve"]
@@ -294,6 +299,10 @@ def _check(config: Config) -> None:
         raise ConfigError(f"{project}: no metric_name; set metric_name in CLAUDE.md or "
                           f"{CONFIG_FILE}")
     for target in config.targets:
+        problem = target_problem(project, target)
+        if problem:
+            raise ConfigError(f"{where('target_file')}: target_file '{target}' {problem}; the "
+                              "target must be a regular file tracked by git in the project")
         if not (project / target).is_file():
             raise ConfigError(f"{where('target_file')}: target_file '{target}' does not exist "
                               f"in {project}; name an existing file")
@@ -332,6 +341,27 @@ def _check(config: Config) -> None:
         if origin.get(key, "default") == "default":
             raise
         raise ConfigError(f"{where(key)}: {exc.message}") from None
+
+
+def target_problem(project: Path, target: str) -> str | None:
+    """What makes ``target`` a file the agent must not edit, if anything: outside the
+    project, in git's own directory, one of the tool's files, or reached through a link
+    (its edits would land elsewhere). Whether git tracks it is checked at the loop's start."""
+    parts = Path(target).parts
+    if Path(target).is_absolute() or ".." in parts:
+        return "is outside the project"
+    if ".git" in parts:
+        return "is inside git's own directory"
+    if any(fnmatch.fnmatch(target, p) or fnmatch.fnmatch(parts[-1], p) for p in TOOL_FILES) \
+            or any(f"/{d}" in f"/{target}" for d in TOOL_DIRS):
+        return "is one of autoresearch's own files"
+    here = project
+    for depth, part in enumerate(parts, 1):
+        here = here / part
+        if here.is_symlink():
+            return "is a symbolic link" if depth == len(parts) else \
+                "is reached through a symbolic link"
+    return None
 
 
 def _check_measurement(config: Config, where: Callable[[str], str]) -> None:

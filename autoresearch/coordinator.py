@@ -213,6 +213,8 @@ class Coordinator:
             self.c.repo.commit_message(tip).strip() else tip[:7]
         adopted = Candidate(subject, self.best_sha, tip, worker=0)
         measurement = self.c.engine.measure(tip, self.c.workspaces[0])
+        if measurement.value is not None:  # kept: the best ref moves to it, as for any keep
+            self.branch.record_best(tip, self.best_sha)
         self._log(adopted, measurement, Decision("keep", ADOPTED) if measurement.value
                   is not None else Decision("crash", measurement.error or "crash"))
         if measurement.value is None:

@@ -25,6 +25,11 @@ FALLBACK_IDENTITY = ("autoresearch", "autoresearch@localhost")
 FILE_CACHE_ENTRIES = 16
 FILE_CACHE_MAX_BYTES = 1024 * 1024  # larger files are read again each time
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
+# No hook runs in anything the tool does with git: a hook planted in the repository (by an
+# unconfined agent, or by a candidate's run, which can reach the git directory from its
+# worktree) would otherwise run on the tool's checkouts and ref updates, and could rewrite
+# what is about to be measured.
+NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
 
 
 def _import_gitpython():
@@ -109,10 +114,15 @@ class Repo:
         """Run ``git ARGS`` in the root; raise GitCommandError with git's message on failure."""
         try:
             return self._repo.git.execute(
-                ["git", *self._identity(), *args], strip_newline_in_stdout=strip
-            )
+                ["git", *self._identity(), *self._no_hooks(args), *args],
+                strip_newline_in_stdout=strip)
         except self._gitpython.GitCommandError as exc:
             raise GitCommandError(f"git {args[0]} failed: {_first_error_line(exc)}") from None
+
+    @staticmethod
+    def _no_hooks(args: tuple[str, ...]) -> tuple[str, ...]:
+        """:data:`NO_HOOKS`, but for ``git config``, which would read its value back."""
+        return () if args[:1] == ("config",) else NO_HOOKS
 
     def _identity(self) -> list[str]:
         if self._identity_args is None:
@@ -333,9 +343,9 @@ class Repo:
     def _plumb(self, *args: str, input: bytes | None = None,
                env: dict[str, str] | None = None) -> str:
         """Run a git plumbing command with bytes on stdin; its stdout, stripped."""
-        done = subprocess.run(["git", *self._identity(), *args], cwd=self.root, input=input,
-                              capture_output=True, env={**os.environ, **(env or {})},
-                              check=False)
+        done = subprocess.run(["git", *self._identity(), *NO_HOOKS, *args], cwd=self.root,
+                              input=input, capture_output=True,
+                              env={**os.environ, **(env or {})}, check=False)
         if done.returncode != 0:
             message = done.stderr.decode(errors="replace").strip().splitlines()
             raise GitCommandError(f"git {args[0]} failed: "
@@ -415,13 +425,13 @@ class Repo:
         """Move ``ref`` to ``new`` only if it still points at ``old`` (None: must not exist);
         False when someone moved it meanwhile."""
         expected = old if old is not None else "0" * 40
-        done = subprocess.run(["git", "update-ref", "-m", message, ref, new, expected],
+        done = subprocess.run(["git", *NO_HOOKS, "update-ref", "-m", message, ref, new, expected],
                               cwd=self.root, capture_output=True, check=False)
         return done.returncode == 0
 
     def delete_ref(self, ref: str) -> None:
-        subprocess.run(["git", "update-ref", "-d", ref], cwd=self.root, capture_output=True,
-                       check=False)
+        subprocess.run(["git", *NO_HOOKS, "update-ref", "-d", ref], cwd=self.root,
+                       capture_output=True, check=False)
 
     def refs(self, prefix: str) -> dict[str, str]:
         """Every ref under ``prefix`` and the sha it points at."""

@@ -72,12 +72,8 @@ def _remove_stale_trees(layout: Layout, repo: Repo, in_use: set[str]) -> None:
 def baseline(coordinator, branch: Branch) -> None:
     """Make sure the tag has a working best; measure and log the baseline when it has none."""
     history = coordinator.history
-    repo = coordinator.c.repo
     if history.best_commit:
-        current = branch.best()
-        if current != history.best_commit:  # the ledger is the truth
-            repo.update_ref(branch.best_ref, history.best_commit, current,
-                            "autoresearch: best from the ledger")
+        branch.restore_best(history.best_commit)  # the ledger is the truth
         branch.follow()
         return
     start = branch.best() or branch.tip()

@@ -196,7 +196,9 @@ def format_duration(seconds: float | None) -> str:
 
 
 def _one_line(text) -> str:
-    return " ".join(str(text if text is not None else "").split())
+    """``text`` on one line, terminal control characters shown as ``?`` (an agent writes the
+    descriptions: an escape sequence must never reach the reader's terminal)."""
+    return output.safe(" ".join(str(text if text is not None else "").split()))
 
 
 def format_confidence(value) -> str:

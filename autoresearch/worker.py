@@ -23,6 +23,7 @@ from autoresearch import (agent_home, compare, cross_back, devices, faults, proj
                           sandbox)
 from autoresearch.agents.base import AgentFailure, AgentRequest
 from autoresearch.experiment import AgentUsage, Measurement
+from autoresearch.output import safe
 from autoresearch.state import read_json, write_json
 from autoresearch.workspace import Workspace
 
@@ -221,7 +222,7 @@ class Worker:
         faults.point("before_commit")
         files = {c.layout.in_repo(t.path): (t.mode, back.contents[t.path])
                  for t in ticket.committed}
-        message = f"experiment: {description}"
+        message = f"experiment: {safe(description)}"  # git log shows it raw on a terminal
         if self.parallel:  # two workers' identical changes stay distinct commits
             message += f"\n\nAutoresearch-Worker: {self.number}"
         sha = c.repo.commit_with(ticket.best, files, message)

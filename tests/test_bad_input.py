@@ -420,7 +420,7 @@ def test_agent_missing_from_path_names_the_install_command(agent, tmp_path, proj
 def test_uncommitted_changes_are_named_and_left_alone(project, env):
     (project / "train.py").write_text(TRAIN + "# edited\n")
     done = cli(project, "loop", "-n", "1", "--agent", "command", "--agent-command",
-               "echo '# tried' >> train.py", env=env)
+               "echo 'TRIED = 1' >> train.py", env=env)
     assert done.returncode == 0, done.stderr
     assert ("note: uncommitted changes to train.py are not part of the experiment (it starts "
             "from the committed tree); your files are left as they are") in done.stdout

@@ -104,15 +104,16 @@ LUCKY = ("import pathlib\nVALUE = 1.0\n"
 
 def test_a_best_that_only_looked_good_once_loses_its_lead(tmp_path):
     train = LUCKY.format(seen=str(tmp_path / "seen"))
-    plan = [{"VALUE": 1.2}, {"VALUE": 0.9}, {"VALUE": 0.9}]  # 1.2 shows 0.5 once, then 1.2
+    # 1.2 shows 0.5 once, then 1.2; 0.89 is a new change (0.9 again would be a duplicate)
+    plan = [{"VALUE": 1.2}, {"VALUE": 0.9}, {"VALUE": 0.89}]
     project = project_with(tmp_path, train, plan, remeasure_every=1)
     done = cli(project, "loop", "-n", "3", "--tag", "r")
     assert done.returncode == 0, done.stderr
     logged = experiments(project)
     # 0.9 loses to the lucky 0.5 pooled with one re-run (median 0.85); after a second re-run
-    # the lucky best's median is 1.2 and the same 0.9 takes the lead.
+    # the lucky best's median is 1.2 and 0.89 takes the lead.
     assert [(d["status"], d["value"]) for d in logged] == [
-        ("keep", 1.0), ("keep", 0.5), ("discard", 0.9), ("keep", 0.9)]
+        ("keep", 1.0), ("keep", 0.5), ("discard", 0.9), ("keep", 0.89)]
     remeasured = [r["details"] for r in records(project) if r["action"] == "remeasure"]
     lucky = logged[1]["full_commit"]
     assert [(r["commit"], r["samples"]) for r in remeasured[:2]] == [(lucky, [1.2]),
