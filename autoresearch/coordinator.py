@@ -555,6 +555,7 @@ class Coordinator:
         return logged
 
     def log_baseline(self, commit: str, measurement) -> Experiment:
+        self._note_rewrites(measurement)  # setup's baseline is the first run a user sees
         decision = self.judging.aggregate_verdict(measurement, None)
         more = {}
         if self.config.holdout_command and decision.status == "keep":

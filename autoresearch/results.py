@@ -102,7 +102,7 @@ def change_pct(baseline: float | None, best: float | None) -> float | None:
 def summary_of(digest: TagDigest) -> Summary:
     """The summary of one tag's digest."""
     kept, discarded, crashed = (digest.codes.count(CODES[status]) for status in STATUSES)
-    attempts = digest.count - digest.baselines
+    attempts = digest.count - digest.baselines - digest.failed_baselines
     best = number(digest.best.get("value"))
     return Summary(
         experiments=digest.count,

@@ -34,7 +34,7 @@ from autoresearch.ledger import EVENTS_FILE, parse_lines
 from autoresearch.state import find
 
 INDEX_FILE = "results-index.json"  # in the state directory
-VERSION = 2  # bump when the cached shape changes: older caches are then rebuilt
+VERSION = 3  # bump when the cached shape changes: older caches are then rebuilt
 FINGERPRINT_BYTES = 4096
 CODES = {"keep": "k", "discard": "d", "crash": "c"}  # one character per experiment
 
@@ -78,6 +78,7 @@ class TagDigest:
     codes: list[str] = field(default_factory=list)  # status code per position
     locations: list[int] = field(default_factory=list)  # location per position
     baselines: int = 0  # keeps with no previous best
+    failed_baselines: int = 0  # crashes before the first keep: baselines that did not run
     baseline: float | None = None  # value of the first baseline
     best: dict = field(default_factory=dict)  # value, commit, description of the last keep
     keep_positions: list[int] = field(default_factory=list)
@@ -98,6 +99,8 @@ class TagDigest:
         self.locations.append(location)
         if status == "keep":
             self._add_keep(experiment)
+        elif not self.best:
+            self.failed_baselines += 1
         run, agent = seconds_of(experiment)
         self.seconds = _add(_add(self.seconds, run), agent)
         self.cost = _add(self.cost, experiment.agent.cost_usd if experiment.agent else None)

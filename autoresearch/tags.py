@@ -99,7 +99,9 @@ def prepare_files(repo: Repo, layout: Layout, columns: str = "seed",
     if not logs.is_dir():
         logs.mkdir(parents=True)
         created.append(".claude/logs/")
-    added = repo.add_excludes(EXCLUDES)
+    # Each pattern under the project's path: one with a slash inside (.claude/logs/) is
+    # anchored at the repository root, so a subdirectory project's logs would show.
+    added = repo.add_excludes([layout.in_repo(pattern) for pattern in EXCLUDES])
     if added:
         created.append(f".git/info/exclude ({', '.join(added)})")
     return created
