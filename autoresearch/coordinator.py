@@ -157,7 +157,7 @@ class Coordinator:
         self.c.live.phase(worker, "agent", limit_s=self.config.agent_timeout)
         others = tuple(idea for number, idea in self.session.in_flight.items()
                        if number != worker)
-        listing = project_copy.committed(self.c.layout.repo_root, start,
+        listing = project_copy.committed(self.c.repo, start,
                                          self.c.layout.project_path,
                                          exclude=self.c.sealed_files)
         tune = ask.proposer == hybrid.TUNE

@@ -267,40 +267,6 @@ class Repo:
     def create_branch(self, name: str, start: str = "HEAD") -> None:
         self.run("branch", "--", name, start)
 
-    def checkout(self, name: str) -> None:
-        self.run("checkout", "--quiet", name, "--")
-
-    def commit_paths(self, paths: list[str], message: str, *, verify: bool = True) -> str:
-        """Stage exactly ``paths`` (adds, edits and deletions) and commit them; return the sha."""
-        self.run("add", "--all", "--", *paths)
-        args = ["commit", "--quiet", "--message", message]
-        if not verify:
-            args.append("--no-verify")
-        self.run(*args)
-        return self.head_sha()
-
-    def reset_hard(self, rev: str) -> None:
-        self.run("reset", "--quiet", "--hard", rev)
-
-    def restore(self, rev: str, created: set[str], *, move_to: Path | None = None) -> None:
-        """Put the tree back at ``rev``: tracked files reset, the listed new files removed.
-
-        Only files the candidate created are deleted, so the user's own untracked
-        files and ignored run artifacts are never touched. With ``move_to`` the listed
-        files are moved under that directory instead of deleted (when it is not sure
-        who created them).
-        """
-        self.reset_hard(rev)
-        for path in sorted(created, reverse=True):
-            full = self.root / path
-            if full.is_file() or full.is_symlink():
-                if move_to is None:
-                    full.unlink()
-                else:
-                    (move_to / path).parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(full, move_to / path)
-            _remove_empty_parents(full.parent, self.root)
-
     def add_excludes(self, patterns: list[str]) -> list[str]:
         """Append missing patterns to .git/info/exclude; return the ones added."""
         exclude = self.common_dir() / "info" / "exclude"
@@ -319,25 +285,6 @@ class Repo:
 
     def set_branch(self, name: str, sha: str) -> None:
         self.run("branch", "--force", "--", name, sha)
-
-    def cherry_pick(self, sha: str) -> str:
-        """Commit ``sha``'s change on top of HEAD; return the new sha.
-
-        Hunks that conflict take ``sha``'s version (``-X theirs``): the candidate's idea
-        wins where both changed the same lines, and the caller measures the result. When
-        it still cannot apply (or the change is already there) the pick is undone and
-        GitCommandError raised: the tree is back at HEAD.
-        """
-        try:
-            self.run("cherry-pick", "--strategy-option=theirs", "--no-rerere-autoupdate", sha)
-        except GitCommandError:
-            try:
-                self.run("cherry-pick", "--abort")
-            except GitCommandError:
-                pass
-            self.reset_hard("HEAD")
-            raise
-        return self.head_sha()
 
     # -- plumbing: commits made without a work tree, index or hooks --------------------------
     def _plumb(self, *args: str, input: bytes | None = None,
@@ -488,10 +435,6 @@ def _merge_file(ours: bytes, base: bytes, theirs: bytes, *options: str) -> tuple
         return done.returncode, done.stdout
 
 
-def _remove_empty_parents(directory: Path, root: Path) -> None:
-    while directory != root and directory.is_dir() and not any(directory.iterdir()):
-        directory.rmdir()
-        directory = directory.parent
 
 
 def _first_error_line(exc) -> str:

@@ -31,7 +31,7 @@ class Live:
     def phase(self, worker: int, phase: str, *, limit_s: float | None = None,
               description: str | None = None, commit: str | None = None,
               log: Path | None = None) -> None:
-        """Worker ``worker`` starts ``phase`` (agent, run, measure, check, idle)."""
+        """Worker ``worker`` starts ``phase`` (agent, run, measure, idle)."""
         with self._lock:
             entry = self._workers.setdefault(worker, {"worker": worker})
             entry.update({"phase": phase, "started": time.time(), "limit_s": limit_s})

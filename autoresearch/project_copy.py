@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from autoresearch import git, state
@@ -24,32 +25,47 @@ LINK, SUBMODULE, EXECUTABLE = 0o120000, 0o160000, 0o100755
 COPY_MESSAGE = "autoresearch: the project at {commit}"
 
 
-def committed(repo_root: Path, commit: str, project_path: str, *,
+def committed(repository: git.Repo | Path, commit: str, project_path: str, *,
               exclude: Iterable[str] = ()) -> dict[str, git.TreeEntry]:
     """The entries of ``commit``'s project tree that a copy holds, by project-relative path.
 
-    ``project_path`` is the project's posix path in the repository ("" for the root).
-    This is what :func:`autoresearch.cross_back.read_back` compares the copy with.
+    ``repository``: an open repository, or its root. ``project_path`` is the project's posix
+    path in the repository ("" for the root). This is what
+    :func:`autoresearch.cross_back.read_back` compares the copy with.
     """
-    with git.Repo(repo_root) as repo:
+    with _opened(repository) as repo:
         return _listing(repo, commit, project_path, exclude)
 
 
-def make_copy(repo_root: Path, commit: str, project_path: str, dest: Path, *,
-              exclude: Iterable[str] = (), with_git: bool = False) -> Path:
+def make_copy(repository: git.Repo | Path, commit: str, project_path: str, dest: Path, *,
+              exclude: Iterable[str] = (), with_git: bool = False,
+              listing: dict[str, git.TreeEntry] | None = None) -> Path:
     """Write ``commit``'s project tree into ``dest`` (created; must not exist) and return it.
 
-    ``exclude``: project-relative files or directories left out (holdout files).
+    ``exclude``: project-relative files or directories left out (holdout files); ``listing``:
+    :func:`committed` of the same commit, when the caller has it already.
     ``with_git``: ``dest`` becomes a repository of its own with one commit of the copy, for
     agents that see their own changes through git (aider).
     """
     dest.mkdir(parents=True, mode=0o700)
-    with git.Repo(repo_root) as repo:
-        for path, entry in _listing(repo, commit, project_path, exclude).items():
+    with _opened(repository) as repo:
+        if listing is None:
+            listing = _listing(repo, commit, project_path, exclude)
+        for path, entry in listing.items():
             _write(repo, dest / path, entry)
     if with_git:
         git.init_private(dest, COPY_MESSAGE.format(commit=commit))
     return dest
+
+
+@contextmanager
+def _opened(repository: git.Repo | Path) -> Iterator[git.Repo]:
+    """An open repository as it is (the loop's, shared by its threads), or one opened here."""
+    if isinstance(repository, git.Repo):
+        yield repository
+    else:
+        with git.Repo(repository) as repo:
+            yield repo
 
 
 def remove_copy(dest: Path) -> None:

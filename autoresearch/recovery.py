@@ -2,7 +2,8 @@
 
 - the mirrors (results.tsv, the JSONL log) are checked against the ledger (mirrors.py);
 - processes a killed loop left running are ended, when provably ours (children.py);
-- ``measure`` worktrees of processes that are gone are removed;
+- the tool's worktrees the loop does not use are removed (but those of a ``measure`` or
+  ``finalize`` still running), and the agents' leftover copies;
 - the baseline is measured when the tag has no working best yet (a loop refuses to go on
   without one: exit 7);
 - candidates committed but never logged (``Layout.pending``) are measured (cached when they

@@ -136,10 +136,6 @@ class Layout:
     def worktrees(self) -> Path:
         return (self.work_dir or self.state) / "worktrees"
 
-    @property
-    def recovered(self) -> Path:
-        return self.state / "recovered"
-
 
 def _git_paths(directory: Path) -> tuple[Path, Path] | None:
     """(work tree root, common dir) of the repository holding ``directory``, or None."""

@@ -176,9 +176,9 @@ class Worker:
         agent = ticket.agent or c.agent
         scratch = c.layout.agent_dir / "copies" / f"w{self.number}"
         project_copy.remove_copy(scratch)  # a killed call's leftovers
-        copy = project_copy.make_copy(c.layout.repo_root, ticket.start or ticket.best,
+        copy = project_copy.make_copy(c.repo, ticket.start or ticket.best,
                                       c.layout.project_path, scratch / "project",
-                                      exclude=c.sealed_files, with_git=agent.name == "aider")
+                                      listing=ticket.listing, with_git=agent.name == "aider")
         home = agent_home.prepare(agent.name, scratch / "home")
         io = scratch / "io"
         io.mkdir()

@@ -68,3 +68,16 @@ def test_decide_and_the_records_depend_on_nothing_that_runs():
                 reached.add(dependency)
                 todo.append(dependency)
         assert not reached & {"autoresearch.runner", "autoresearch.git", "autoresearch.loop"}, pure
+
+
+def test_git_runs_only_through_the_git_module():
+    """Every git command line is built in git.py (hooks off, one place to audit); state.py
+    alone asks git where the repository is, before any Repo can be opened."""
+    allowed = {"git.py", "state.py"}
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.List) and node.elts and \
+                    isinstance(node.elts[0], ast.Constant) and node.elts[0].value == "git":
+                found.add(path.name)
+    assert found and found <= allowed, found - allowed

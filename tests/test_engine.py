@@ -182,14 +182,17 @@ def test_same_target_content_reuses_the_measurement(tmp_path: Path):
 
 
 def test_a_reused_measurement_through_the_loop_does_not_run(tmp_path: Path):
+    """The same content under another tag (within one tag it is a duplicate, never proposed
+    to the engine) is not run again: its measurement is reused."""
     worse = train_py(2.0)
     plan = [{"write": {"train.py": worse}, "say": "raise value"},
             {"write": {"train.py": worse}, "say": "raise value again"}]
     project = make_project(tmp_path, train_py(1.0), plan, run_command=counted(tmp_path))
 
-    done = cli(project, "loop", "--tag", "dedupe", "--iterations", "2")
-    assert done.returncode == 0, done.stderr
-    baseline, first, second = experiments(project)
+    for tag in ("dedupe", "again"):
+        done = cli(project, "loop", "--tag", tag, "--iterations", "1")
+        assert done.returncode == 0, done.stderr
+    baseline, first, _, second = experiments(project)
     assert (first["status"], second["status"]) == ("discard", "discard")
     assert second["full_commit"] != first["full_commit"]
     assert second["reused_from"] == first["full_commit"] and second["value"] == 2.0
@@ -263,11 +266,12 @@ BASE = train_py(1.0, after="UNUSED = 0\n")
 
 @pytest.fixture(scope="module")
 def decided(tmp_path_factory) -> Path:
-    """One loop: improve, equal, worse, crash, then the same value with fewer lines."""
+    """One loop: improve, equal (another constant: a comment alone would be a duplicate, not
+    run), worse, crash, then the same value with fewer lines."""
     tmp = tmp_path_factory.mktemp("decisions")
     plan = [
         {"write": {"train.py": train_py(0.8, after="UNUSED = 0\n")}, "say": "lower to 0.8"},
-        {"write": {"train.py": train_py(0.8, before="# a comment\n", after="UNUSED = 0\n")},
+        {"write": {"train.py": train_py(0.8, after="UNUSED = 1\n")},
          "say": "same value\twith a comment"},
         {"write": {"train.py": train_py(0.9, after="UNUSED = 0\n")}, "say": "raise to 0.9"},
         {"write": {"train.py": "import sys\nsys.exit(3)\n"}, "say": "exit early"},
@@ -402,7 +406,7 @@ def test_min_delta_absolute_and_relative(tmp_path: Path, min_delta: str, expecte
 
 
 def test_a_failing_check_turns_a_keep_into_a_discard(tmp_path: Path):
-    plan = [{"write": {"train.py": train_py(0.5, after="# BROKEN\n")}, "say": "broken"},
+    plan = [{"write": {"train.py": train_py(0.5, after="BROKEN = 1\n")}, "say": "broken"},
             {"write": {"train.py": train_py(0.5)}, "say": "fine"}]
     project = make_project(tmp_path, train_py(1.0), plan,
                            check_command="! grep -q BROKEN train.py")

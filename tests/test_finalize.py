@@ -67,10 +67,10 @@ class Experiments:
         """Edit train.py and commit it; on a discard, reset to the best as the loop does."""
         best = git(self.root, "rev-parse", "HEAD")
         (self.root / "train.py").write_text(text)
-        with open_repo(self.root) as repo:
-            sha = repo.commit_paths(["train.py"], description)
-            if not keep:
-                repo.reset_hard(best)
+        git(self.root, "commit", "--quiet", "--all", "--message", description)
+        sha = git(self.root, "rev-parse", "HEAD")
+        if not keep:
+            git(self.root, "reset", "--quiet", "--hard", best)
         self.log("keep" if keep else "discard", value, sha, description,
                  "improved" if keep else "not improved")
         return sha

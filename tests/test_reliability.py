@@ -216,9 +216,10 @@ def assert_consistent_after_a_kill(project: Path, main: str) -> None:
 
 @pytest.mark.parametrize("point", faults.POINTS)
 def test_a_hard_kill_at_any_point_loses_nothing(point, project, env):
-    """SIGKILL at the point's first pass (for run_start, before_decide and between_logs
-    that is the baseline), then a restarted loop killed at its second pass (a later
-    cycle, or the recovery itself), then ``loop -n 2``."""
+    """SIGKILL at the point's first pass (for run_start and between_logs that is the
+    baseline's; the baseline is logged without a decision, so before_decide's first pass is
+    the first candidate's), then a restarted loop killed at its second pass (a later cycle,
+    or the recovery itself), then ``loop -n 2``."""
     main = git(project, "rev-parse", "main")
     unlogged = []
     for passes in (0, 1):
@@ -333,8 +334,8 @@ def test_edited_or_truncated_mirrors_are_rewritten_from_the_ledger(project, env)
 
 def test_a_kill_while_the_agent_works_leaves_no_agent_behind(tmp_path, project, env):
     """SIGKILL of the loop alone: its agent (a session of its own) survives the kill and
-    would go on editing the tree; the next loop finds it through .autoresearch/children/
-    and kills it before restoring the tree."""
+    would go on working; the next loop finds it through the state's children/ records and
+    kills it before anything else."""
     mark = tmp_path / "agent.pid"
     proc = start_loop(project, env, "-n", "5",
                       extra={"AGENT_MARK": str(mark), "AGENT_SLEEP": "60"})
