@@ -6,6 +6,7 @@ passes its arguments as a list to ``git``. Other modules ask this one.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from autoresearch import git_objects
 from autoresearch.errors import EnvironmentProblem, UserError
 
 MIN_GIT_VERSION = (2, 20)
@@ -203,19 +205,34 @@ class Repo:
             return content
 
     def tree_entries(self, rev: str, path: str = "") -> list[TreeEntry]:
-        """Every entry below ``path`` ("" = the root) in ``rev``'s tree, recursively.
+        """Every entry below ``path`` ("" = the root) in ``rev``'s tree, recursively, in
+        git's order (read in this process through the persistent cat-file).
 
         Paths are relative to ``path``; a submodule is one entry of mode 160000.
         """
-        spec = f"{rev}:{path}" if path else f"{rev}^{{tree}}"
-        out = self.run("ls-tree", "-r", "-z", spec, strip=False)
-        entries = []
-        for record in out.split("\0"):
-            if record:
-                meta, _, name = record.partition("\t")
-                mode, _, oid = meta.split(" ")
-                entries.append(TreeEntry(name, int(mode, 8), oid))
-        return entries
+        with self._objects:
+            try:
+                top = git_objects.subtree(self._read_object, self._root_tree(rev), path)
+            except (KeyError, StopIteration, ValueError):
+                raise GitCommandError(f"git ls-tree failed: {rev}:{path} is not a tree") \
+                    from None
+            return [TreeEntry(name, mode, oid)
+                    for name, mode, oid in git_objects.walk(self._read_object, top)]
+
+    def _read_object(self, binsha: bytes) -> bytes:
+        return self._repo.odb.stream(binsha).read()
+
+    def _write_object(self, kind: bytes, data: bytes) -> bytes:
+        from gitdb import IStream
+
+        return self._repo.odb.store(IStream(kind, len(data), io.BytesIO(data))).binsha
+
+    def _root_tree(self, rev: str) -> bytes:
+        try:
+            return self._repo.commit(rev).tree.binsha
+        except (self._gitpython.BadName, ValueError) as exc:
+            raise GitCommandError(f"git ls-tree failed: {rev} is not a commit ({exc})") \
+                from None
 
     def blob(self, oid: str) -> bytes:
         """The content of blob ``oid`` (through git's persistent cat-file process)."""
@@ -324,8 +341,19 @@ class Repo:
     def tree_with(self, base: str, files: dict[str, tuple[str, bytes]]) -> str:
         """The tree of ``base`` with ``files`` (path -> (mode, content)) replaced; its sha.
 
-        A temporary index is used: the user's index and work tree are never touched.
+        Objects are written in this process (git_objects) when every path is a file of
+        ``base``; otherwise through a temporary index. The user's index and work tree are
+        never touched.
         """
+        with self._objects:
+            try:
+                blobs = {path: (mode.encode(), self._write_object(b"blob", content))
+                         for path, (mode, content) in files.items()}
+                return git_objects.replaced(
+                    self._read_object, lambda data: self._write_object(b"tree", data),
+                    self._root_tree(base), blobs).hex()
+            except (KeyError, StopIteration):
+                pass
         with tempfile.TemporaryDirectory(prefix="autoresearch-index-") as scratch:
             env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
             self._plumb("read-tree", base, env=env)
@@ -363,7 +391,15 @@ class Repo:
         return done.returncode == 0
 
     def ref_sha(self, ref: str) -> str | None:
-        """The sha a ref points at, or None when it does not exist."""
+        """The sha a ref points at, or None when it does not exist (read in this process
+        from the ref files; through git when they cannot be read, e.g. a reftable)."""
+        if ref.startswith("refs/") and not (self.common_dir() / "reftable").exists():
+            try:
+                return self._gitpython.Reference(self._repo, ref).commit.hexsha
+            except ValueError:
+                return None  # no such ref
+            except Exception:  # noqa: BLE001 - any other trouble: ask git itself
+                pass
         done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
                               cwd=self.root, capture_output=True, text=True, check=False)
         return done.stdout.strip() or None if done.returncode == 0 else None
