@@ -105,20 +105,24 @@ def params():
             yield pytest.param(case, level, id=f"{name}-{level}", marks=marks)
 
 
-@pytest.mark.parametrize("case,level", list(params()))
-def test_a_misbehaviour_is_stopped_or_a_documented_limit(case, level, case_root):
+def played(case, level: str, root: Path, config: dict | None = None) -> Run:
+    """``case`` at ``level`` (skipped where it cannot run), up to its next start."""
     reason = skip_reason(level)
     if reason:
         pytest.skip(reason)
-    run = Run(case_root, level, case.agent, token=f"adv-{case_root.name}")
+    run = Run(root, level, case.agent, token=f"adv-{root.name}", config=config or {})
     run.make()
     case.prepare(run)
     run.snapshot = world.snapshot(run.project)
-
     case.drive(run)
     if case.restart:
         run.restart()
+    return run
 
+
+@pytest.mark.parametrize("case,level", list(params()))
+def test_a_misbehaviour_is_stopped_or_a_documented_limit(case, level, case_root):
+    run = played(case, level, case_root)
     case.check(run)
     found = invariants.violations(run)
     expected = LIMITS.get((case.name, level), Limit())
@@ -160,20 +164,10 @@ RUN_CASES = ("run_plants_hook", "run_plants_filter", "run_forges_ledger")
 
 @pytest.mark.parametrize("name", RUN_CASES)
 def test_a_sealed_run_stops_the_runs_own_misbehaviours(name, case_root):
-    reason = skip_reason("strict")
-    if reason:
-        pytest.skip(reason)
-    case = CASES[name]
     # the venv's python may live under /tmp, which the sealed run's private /tmp covers
     python = shlex.quote(os.path.realpath(sys.executable))
-    run = Run(case_root, "strict", case.agent, token=f"adv-{case_root.name}",
-              config={"sandbox_run": "strict", "run_command": f"{python} train.py"})
-    run.make()
-    case.prepare(run)
-    run.snapshot = world.snapshot(run.project)
-    case.drive(run)
-    if case.restart:
-        run.restart()
+    run = played(CASES[name], "strict", case_root,
+                 {"sandbox_run": "strict", "run_command": f"{python} train.py"})
     assert not (run.project / ".git" / "info" / "attributes").exists() or \
         "filter=" not in (run.project / ".git" / "info" / "attributes").read_text()
     found = invariants.violations(run)
