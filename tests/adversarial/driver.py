@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import uuid
@@ -28,10 +29,11 @@ PREPARE = "SCALE = 1.0\n"
 
 
 def outside_tmp_problem() -> str | None:
-    """Why a strict agent could not read its script or interpreter here, if it could not."""
-    for what, path in (("the agent scripts", str(AGENTS)), ("the interpreter", AGENT_PYTHON)):
-        if path == "/tmp" or path.startswith("/tmp/"):
-            return f"{what} ({path}) are under /tmp, which the strict sandbox makes private"
+    """Why a strict agent could not read its interpreter here, if it could not (its scripts
+    are copied into the case's directory, so where the checkout lies does not matter)."""
+    if AGENT_PYTHON == "/tmp" or AGENT_PYTHON.startswith("/tmp/"):
+        return (f"the interpreter ({AGENT_PYTHON}) is under /tmp, which the strict sandbox "
+                "makes private")
     if not os.access("/var/tmp", os.W_OK):
         return "/var/tmp is not writable: the strict cases need a directory outside /tmp"
     return None
@@ -87,8 +89,10 @@ class Run:
         settings = {"run_command": f"{shlex.quote(sys.executable)} train.py",
                     "time_budget": 20, "agent_timeout": 60, **self.config}
         if self.agent:
+            scripts = shutil.copytree(AGENTS, self.root / "agents",
+                                      ignore=shutil.ignore_patterns("__pycache__"))
             settings |= {"agent": "command", "agent_command":
-                         f"{shlex.quote(AGENT_PYTHON)} {shlex.quote(str(AGENTS / self.agent))}.py"}
+                         f"{shlex.quote(AGENT_PYTHON)} {shlex.quote(str(scripts / self.agent))}.py"}
         write_ml_project(self.project, TRAIN, settings)
         (self.project / "prepare.py").write_text(PREPARE)
         git(self.project, "init", "-q", "-b", "main")
