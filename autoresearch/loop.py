@@ -98,6 +98,7 @@ def loop_command(project: Path, flags: dict[str, Any], options: dict[str, Any],
     layout = locate(project, Path(config.work_dir).expanduser() if config.work_dir else None)
     with open_repo(project) as repo:
         require_committed(repo)  # before anything is created
+        preflight_check(config)
         with ProjectLock(layout), Signals() as signals:
             tag = start_tag(repo, layout, config, options.get("tag"), console)
             summary = LoopRun(config, layout, repo, tag, agent, plan, console,

@@ -17,7 +17,7 @@ from autoresearch.config import resolve
 from autoresearch.errors import ConfigError, EnvironmentProblem, LockedError, UserError
 from autoresearch.git import open_repo
 from autoresearch.lock import ProjectLock, running
-from autoresearch.loop import LoopRun
+from autoresearch.loop import LoopRun, preflight_check
 from autoresearch.output import Console
 from autoresearch.signals import Signals
 from autoresearch.state import locate
@@ -46,12 +46,16 @@ def setup(project: Path, flags: dict[str, Any], *, tag: str | None, resume: bool
     if calibrate and calibrate < 3:  # checked before anything changes
         raise ConfigError(f"--calibrate {calibrate}: needs at least 3 runs to estimate the "
                           "noise")
+    from autoresearch import agents, devices
+
+    agent, tuner = agents.create_for(config.agent)
     layout = locate(project)
     pid = running(layout)
     if pid is not None:
         raise LockedError(f"a loop (pid {pid}) is running in {layout.project}; setup of a tag "
                           "while it runs is refused: stop it first")
     with open_repo(project) as repo, ProjectLock(layout), Signals():
+        preflight_check(config)  # a missing program is named before the branch is made
         changes = []
         if repo.branch_exists(branch):
             if not resume and recent_tag(layout) != tag:
@@ -63,9 +67,6 @@ def setup(project: Path, flags: dict[str, Any], *, tag: str | None, resume: bool
         note_uncommitted(repo, layout, console)
         changes += prepare_files(repo, layout, config.results_columns, config.metric_name)
         hooks.remove_ours(repo, console)
-        from autoresearch import agents, devices
-
-        agent, tuner = agents.create_for(config.agent)
         run = LoopRun(config, layout, repo, tag, agent, devices.plan({}), console, tuner=tuner)
         try:
             logged = run.establish_baseline(calibrate)

@@ -422,6 +422,8 @@ def test_a_missing_program_is_named_before_anything_runs(tmp_path, git_identity,
         assert len([line for line in err.splitlines() if "error" in line]) == 1
     assert not (tmp_path / "agent-argv.json").exists()  # the agent was never called
     assert not (project / EVENTS).exists() or experiments(project) == []
+    assert git(project, "branch", "--list", f"autoresearch/{TAG}") == ""  # nothing was made
+    assert git(project, "status", "--porcelain") == ""
 
 
 TORCH = "import math\nimport torch  # noqa: F401  (the real train.py trains on a GPU)\n"
