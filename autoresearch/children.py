@@ -3,11 +3,14 @@ hard kill can end what the killed one left running, and nothing else.
 
 Each command ``runner.run`` starts is recorded in a directory (one small JSON file per
 process: pid, start time, command line) while it runs. Recovery signals a recorded process
-only when it can prove it is the same one: the pid and its start time match (a reused pid
-has a later start time). The command line is kept for people reading the record, not
-compared: read just after the start, before the child's exec, it is still its parent's or
-empty (9 records in 40 were, and those leftovers went unkilled). A pid reused by an unrelated
-process is left alone; so is its process group.
+only when it can prove it is the same one: the pid, its start time and its command line all
+match. A pid reused by an unrelated process is left alone; so is its process group.
+
+The record is made right after the start, when the child may not have exec'd yet: its
+command line then still reads as its parent's (or empty), 9 times in 40 here, and such a
+record would never match. It is kept as "not read yet" and completed at the runner's first
+sample (``confirm``, 0.1 s in); a record a hard kill left "not read yet" is proven by pid
+and start time alone.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class ChildRegistry:
         try:
             process = psutil.Process(pid)
             identity = {"pid": pid, "create_time": process.create_time(),
-                        "cmdline": process.cmdline()}
+                        "cmdline": _after_exec(process)}
         except psutil.Error:
             return None
         path = self.directory / f"{pid}.json"
@@ -38,6 +41,17 @@ class ChildRegistry:
         except OSError:
             return None
         return path
+
+    def confirm(self, path: Path) -> None:
+        """Complete a record made before the child's exec with its command line now."""
+        try:
+            data = json.loads(path.read_text())
+            if data.get("cmdline") is None:
+                data["cmdline"] = _after_exec(psutil.Process(int(data["pid"])))
+                if data["cmdline"] is not None:
+                    path.write_text(json.dumps(data))
+        except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+            pass
 
     def leftovers(self) -> list[psutil.Process]:
         """The recorded processes that still run and are provably the ones recorded."""
@@ -50,11 +64,18 @@ class ChildRegistry:
         return found
 
 
+def _after_exec(process: psutil.Process) -> list[str] | None:
+    """The command line, or None while it is still this process's own (not exec'd yet)."""
+    cmdline = process.cmdline()
+    return None if not cmdline or cmdline == psutil.Process().cmdline() else cmdline
+
+
 def _same_process(record: Path) -> psutil.Process | None:
     try:
         data = json.loads(record.read_text())
         process = psutil.Process(int(data["pid"]))
-        same = process.create_time() == data.get("create_time")
+        same = process.create_time() == data.get("create_time") and \
+            (data.get("cmdline") is None or process.cmdline() == data["cmdline"])
     except (OSError, ValueError, KeyError, TypeError, psutil.Error):
         return None
     return process if same else None

@@ -217,7 +217,8 @@ def run(
         threading.Thread(target=_feed, args=(proc.stdin, input_text), daemon=True).start()
     tree = _Tree(proc.pid)
     try:
-        timed_out = _wait(proc, tree, start, timeout, on_tick)
+        confirm = (lambda: children.confirm(record)) if record is not None else None
+        timed_out = _wait(proc, tree, start, timeout, on_tick, confirm)
         duration_s = time.monotonic() - start
     finally:
         _clean_up(proc, tree, pumps, logs, grace_s)
@@ -325,8 +326,10 @@ def _wait(
     start: float,
     timeout: float | None,
     on_tick: Callable[[float], None] | None,
+    first_sample: Callable[[], None] | None = None,
 ) -> bool:
-    """Wait for the command to exit; return True when it reached the timeout instead."""
+    """Wait for the command to exit; return True when it reached the timeout instead.
+    ``first_sample`` is called once, after the first sample of the tree."""
     next_tick = 1.0
     with _ExitWatch(proc) as watch:
         while True:
@@ -338,6 +341,9 @@ def _wait(
             if watch.exited_within(step):
                 return False
             tree.sample()
+            if first_sample is not None:
+                first_sample()
+                first_sample = None
             elapsed = time.monotonic() - start
             if on_tick is not None and elapsed >= next_tick:
                 on_tick(elapsed)

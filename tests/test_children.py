@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 from autoresearch.children import ChildRegistry
+from autoresearch.runner import run
 
 
-def test_a_recorded_process_that_still_runs_is_found_even_if_recorded_before_its_exec(tmp_path):
+def sleeper() -> subprocess.Popen:
+    return subprocess.Popen(["sleep", "30"])
+
+
+def rewrite(path, **fields) -> None:
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+
+def test_a_record_made_before_the_exec_is_completed_and_still_proves_the_process(tmp_path):
     registry = ChildRegistry(tmp_path / "children")
-    child = subprocess.Popen(["sleep", "30"])
+    child = sleeper()
     try:
         path = registry.record(child.pid)
-        record = json.loads(path.read_text())
-        record["cmdline"] = []  # what psutil reads in the instant before the exec
-        path.write_text(json.dumps(record))
+        rewrite(path, cmdline=None)  # as read in the instant before the exec
+        registry.confirm(path)
+        assert json.loads(path.read_text())["cmdline"] == ["sleep", "30"]
         [found] = registry.leftovers()
         assert found.pid == child.pid
         assert not path.exists()  # each record is read once
@@ -24,23 +34,40 @@ def test_a_recorded_process_that_still_runs_is_found_even_if_recorded_before_its
         child.wait()
 
 
-def test_a_reused_pid_is_not_the_recorded_process(tmp_path):
+def test_a_record_a_kill_left_unconfirmed_is_proven_by_pid_and_start_time(tmp_path):
     registry = ChildRegistry(tmp_path / "children")
-    child = subprocess.Popen(["sleep", "30"])
+    child = sleeper()
     try:
-        path = registry.record(child.pid)
-        record = json.loads(path.read_text())
-        record["create_time"] -= 5.0  # the recorded process started earlier: another one
-        path.write_text(json.dumps(record))
-        assert registry.leftovers() == []
+        rewrite(registry.record(child.pid), cmdline=None)
+        assert [p.pid for p in registry.leftovers()] == [child.pid]
     finally:
         child.kill()
         child.wait()
 
 
-def test_a_process_that_ended_is_not_found(tmp_path):
+def test_another_start_time_or_command_line_is_another_process(tmp_path):
     registry = ChildRegistry(tmp_path / "children")
-    child = subprocess.Popen(["true"])
-    registry.record(child.pid)
-    child.wait()
-    assert registry.leftovers() == []
+    child = sleeper()
+    try:
+        for change in ({"create_time": "earlier"}, {"cmdline": ["python", "x"]}):
+            path = registry.record(child.pid)
+            created = json.loads(path.read_text())["create_time"]
+            rewrite(path, **{k: (created - 5 if v == "earlier" else v)
+                             for k, v in change.items()})
+            assert registry.leftovers() == []
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_runner_records_the_command_line_after_the_exec(tmp_path):
+    registry = ChildRegistry(tmp_path / "children")
+    seen = []
+
+    def look(_elapsed: float) -> None:
+        seen.extend(json.loads(p.read_text()) for p in registry.directory.glob("*.json"))
+
+    run([sys.executable, "-c", "import time; time.sleep(1.3)"], cwd=tmp_path, timeout=30,
+        stdout_path=tmp_path / "log", on_tick=look, children=registry)
+    assert seen and seen[0]["cmdline"][1:] == ["-c", "import time; time.sleep(1.3)"]
+    assert not list(registry.directory.glob("*.json"))  # removed when it ended

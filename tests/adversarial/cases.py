@@ -522,9 +522,7 @@ def _(run: Run) -> None:
 
 def a_stranger_with_a_recorded_pid(run: Run) -> None:
     """An unrelated process (started here, so the test may end it) whose pid the state's
-    children records name, with another start time: the pid was reused. (A record with the
-    same pid and start time is the same process: the command line read when it was recorded
-    may be its parent's, from before its exec, so it is not compared; autoresearch/children.py.)"""
+    children records name, with another start time or another command line."""
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
                                  run.token], start_new_session=True)
     info = psutil.Process(stranger.pid)
@@ -534,7 +532,7 @@ def a_stranger_with_a_recorded_pid(run: Run) -> None:
         "pid": stranger.pid, "create_time": info.create_time() - 1000,
         "cmdline": info.cmdline()}))
     (children / "1.json").write_text(json.dumps({
-        "pid": stranger.pid, "create_time": info.create_time() - 0.5, "cmdline": info.cmdline()}))
+        "pid": stranger.pid, "create_time": info.create_time(), "cmdline": ["python", "x"]}))
     run.aside["stranger"] = stranger
 
 
