@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import queue
 import shlex
@@ -20,11 +21,14 @@ from autoresearch.notify import Ending, Notifier
 from autoresearch.results import Summary, summarize
 
 SHA = "abc1234" + "0" * 33
-DUMP_ENV = """\
+# What a hook sets: AUTORESEARCH_* variables the test process did not have itself (CI sets
+# some of its own, which every hook inherits).
+INHERITED = sorted(k for k in os.environ if k.startswith("AUTORESEARCH_"))
+DUMP_ENV = f"""\
 import json, os, sys
 with open(sys.argv[1], "a") as out:
-    out.write(json.dumps({k: v for k, v in os.environ.items()
-                          if k.startswith("AUTORESEARCH_") and k != "AUTORESEARCH_SANDBOX"})
+    out.write(json.dumps({{k: v for k, v in os.environ.items()
+                          if k.startswith("AUTORESEARCH_") and k not in {INHERITED!r}}})
               + "\\n")
 """
 

@@ -193,7 +193,9 @@ def _partial(data: bytearray, pattern: bytes) -> int:
 def unpack(payload: bytes | None, directory: Path) -> str | None:
     """Write the fetched files into ``directory``; None, or why they could not be.
 
-    Members that would land outside it (absolute paths, '..', links out) are refused.
+    Tar's "data" filter rules, on every Python: an absolute name lands inside it (its
+    leading / dropped); a member that would land outside it ('..', a link pointing out) is
+    refused.
     """
     if not payload:
         return None
@@ -202,11 +204,26 @@ def unpack(payload: bytes | None, directory: Path) -> str | None:
             if hasattr(tarfile, "data_filter"):
                 tar.extractall(directory, filter="data")
                 return None
-            for member in tar.getmembers():  # Python < 3.11.4 has no extraction filters
-                if (member.name.startswith("/") or ".." in Path(member.name).parts
-                        or member.issym() or member.islnk()):
-                    return f"refused to unpack {member.name!r}: outside the tree or a link"
-            tar.extractall(directory)
+            members = tar.getmembers()  # Python < 3.11.4 has no extraction filters
+            for member in members:
+                problem = _outside(member, Path(directory).resolve())
+                if problem:
+                    return f"the fetched files could not be unpacked: {problem}"
+            tar.extractall(directory, members=members)
     except (tarfile.TarError, OSError) as exc:
         return f"the fetched files could not be unpacked: {exc}"
+    return None
+
+
+def _outside(member: tarfile.TarInfo, root: Path) -> str | None:
+    """Why ``member`` would land outside ``root`` (its name made relative), or None."""
+    member.name = member.name.lstrip("/")
+    target = (root / member.name).resolve()
+    if not target.is_relative_to(root):
+        return f"{member.name!r} would be written outside the tree"
+    if member.issym() or member.islnk():
+        base = target.parent if member.issym() else root
+        pointed = (base / member.linkname).resolve()
+        if member.linkname.startswith("/") or not pointed.is_relative_to(root):
+            return f"{member.name!r} links outside the tree"
     return None
