@@ -84,6 +84,15 @@ def loop(run_cli, project: Path, env: dict, iterations: int, *flags: str,
                env=env, code=code)
 
 
+def set_up(run_cli, git, builder, where: Path, npm_modules: Path) -> tuple[Path, str]:
+    """A committed web project from ``builder`` with the bundlers linked, set up under TAG;
+    (the project, main's commit)."""
+    project = link_bundlers(commit(builder(where)), npm_modules)
+    main = git(project, "rev-parse", "main")
+    cli(run_cli, project, "setup", "--tag", TAG)
+    return project, main
+
+
 def experiments(project: Path) -> list[dict]:
     """The details of every experiment_done record in the project's JSONL log."""
     lines = (project / EVENTS).read_text().splitlines()
@@ -237,10 +246,8 @@ ONE_LINE_CHECK = ("  if (!(name in colors)) throw new Error('unknown color ' + n
 
 def test_build_directory_package_is_judged_on_what_the_build_emitted(
         tmp_path, git_identity, git, run_cli, npm_modules):  # noqa: F811
-    project = link_bundlers(commit(real_projects.build_dir_package(tmp_path / "colors")),
-                            npm_modules)
-    main = git(project, "rev-parse", "main")
-    cli(run_cli, project, "setup", "--tag", TAG)
+    project, main = set_up(run_cli, git, real_projects.build_dir_package, tmp_path / "colors",
+                           npm_modules)
     steps = [  # public API deleted: less code and a smaller bundle, a real improvement
         {"edits": [["source/index.js", SHORTCUTS, "module.exports = { paint }"]],
          "say": "Export only paint"},
@@ -272,10 +279,8 @@ DOC_COMMENT = ("/**\n * Greet someone by name.\n *\n * @param {string} name who 
 
 def test_a_comment_only_change_is_not_an_improvement_though_the_map_shrinks(
         tmp_path, git_identity, git, run_cli, npm_modules):  # noqa: F811
-    project = link_bundlers(commit(real_projects.maps_library(tmp_path / "mapped")),
-                            npm_modules)
-    main = git(project, "rev-parse", "main")
-    cli(run_cli, project, "setup", "--tag", TAG)
+    project, main = set_up(run_cli, git, real_projects.maps_library, tmp_path / "mapped",
+                           npm_modules)
     steps = [{"edits": [["src/index.js", DOC_COMMENT, ""]], "say": "Drop the doc comment"},
              {"edits": [["src/index.js", "'Hello, '", "'Hi, '"]], "say": "Greet shorter"}]
     loop(run_cli, project, agent_env(tmp_path, steps), 1)
@@ -316,10 +321,8 @@ def test_a_comment_only_change_is_not_an_improvement_though_the_map_shrinks(
 
 def test_a_candidate_whose_build_drops_an_output_is_a_crash(tmp_path, git_identity, git,
                                                             run_cli, npm_modules):  # noqa: F811
-    project = link_bundlers(commit(real_projects.dropping_library(tmp_path / "x")),
-                            npm_modules)
-    main = git(project, "rev-parse", "main")
-    cli(run_cli, project, "setup", "--tag", TAG)
+    project, main = set_up(run_cli, git, real_projects.dropping_library, tmp_path / "x",
+                           npm_modules)
     steps = [  # modern syntax: the ES5 minifier fails, `npm run build` still exits 0
         {"edits": [["src/x.js", "var GREETING", "const GREETING"]], "say": "Use const"},
         {"edits": [["src/x.js", "'hello'", "'hi'"]], "say": "Greet shorter"}]
