@@ -181,7 +181,7 @@ class Coordinator:
             project_type=self.config.project_type, target_files=self.config.targets,
             readonly_files=self.config.protected_files, metric_name=self.config.metric_name,
             direction=self.config.metric_direction, run_command=self.config.run_command,
-            time_budget_s=self.config.timeout,
+            time_budget_s=self.config.time_budget, timeout_s=self.config.timeout,
             best_value=h.best_value, best_commit=best.short_commit if best else None,
             baseline_value=h.baseline_value, recent=tuple(h.recent), keeps=tuple(h.keeps),
             total=h.total, crash_log_tail=self._crash_log(crash),
@@ -303,6 +303,8 @@ class Coordinator:
         if candidate.measurement is None:
             return self._screened(worker, candidate)
         measurement = candidate.measurement
+        if self.config.screen_command:
+            self.savings.full_run(measurement.duration_s)
         self._note_rewrites(measurement)
         best = self.history.best()
         if candidate.base != self.best_sha:  # the best moved while it was measured

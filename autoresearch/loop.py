@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from autoresearch import agents, devices, hooks, preflight, recovery, sandbox
+from autoresearch.agents import tune
 from autoresearch.agents.base import AgentSettings
 from autoresearch.branch import Branch
 from autoresearch.children import ChildRegistry
@@ -341,10 +342,13 @@ class Mailbox:
 
 
 def preflight_check(config: Config) -> None:
-    """The run command's program exists (EnvironmentProblem, exit 3, naming it otherwise).
-    With a runner the command runs elsewhere: the runner checks what it needs itself."""
+    """The run command's program exists (EnvironmentProblem, exit 3, naming it otherwise;
+    with a runner the command runs elsewhere: the runner checks what it needs itself), and
+    ``agent: tune`` has constants to tune (ConfigError)."""
     if not config.runner:
         preflight.check(config.run_command, config.project_dir)
+    if config.agent == "tune":
+        tune.require_tunable(config.project_dir, config.targets)
 
 
 def agent_settings(c: Config) -> AgentSettings:

@@ -36,7 +36,8 @@ SCRIPT = "package.json scripts.build"
 _HTML_SCRIPT = re.compile(r"<script\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 _OPTION_WITH_VALUE = {"-c", "--config", "-i", "--input", "--entry", "-e", "-o", "--output",
                       "--file", "-d", "--dir", "--out-dir", "--outDir", "--dist-dir", "-f",
-                      "--format", "--mode", "--target", "--platform", "--name", "-n"}
+                      "--format", "--mode", "--target", "--platform", "--name", "-n", "-p",
+                      "--project", "--rootDir"}
 
 
 @dataclass(frozen=True)
@@ -242,11 +243,58 @@ def _ncc(files, package, command, facts) -> None:
         facts.add_output(out, command.cwd, SCRIPT, directory=True)
 
 
+def _tsc(files, package, command, facts) -> None:
+    """Plain ``tsc``: each output field under ``outDir`` is compiled from the same path under
+    ``rootDir`` (or the one directory ``include`` names), read from the tsconfig and the
+    local tsconfigs it extends."""
+    _, options = _options(command.argv)
+    project = normalize(os.path.join(command.cwd, _first(options, "-p", "--project") or "."))
+    config = project if project and project.endswith(".json") else \
+        normalize(os.path.join(project or ".", "tsconfig.json"))
+    settings = _tsconfig(files, config)
+    base = os.path.dirname(config or "")
+    out = _first(options, "--outDir") or settings.get("outDir")
+    root = _first(options, "--rootDir") or settings.get("rootDir")
+    if root is None and len(settings.get("include", ())) == 1:
+        root = settings["include"][0]
+    if out is None:
+        return
+    facts.add_output(out, base, f"{config} outDir", directory=True)
+    out_dir, root_dir = normalize(os.path.join(base, out)), \
+        normalize(os.path.join(base, root or "."))
+    for field, path in package_json.named_outputs(package):
+        if out_dir and path.startswith(out_dir + "/") and field in ("main", "module", "exports"):
+            stem = os.path.splitext(path[len(out_dir) + 1:])[0]
+            _add_entry(files, facts, stem if root_dir is None else f"{root_dir}/{stem}", ["."],
+                       f"{config} rootDir (tsc)")
+
+
+def _tsconfig(files, path: str | None, depth: int = 0) -> dict:
+    """outDir, rootDir (strings) and include (a list) of a tsconfig, its own values over
+    those of the local config it extends (a package's shared config is not read)."""
+    text = files.read(path) if path else None
+    if text is None or depth >= MAX_SCRIPT_DEPTH:
+        return {}
+    found = dict(js_text.values_of(text, ("extends", "outDir", "rootDir", "include")))
+    settings: dict = {}
+    parent = (found.get("extends") or [""])[0]
+    if parent.startswith("."):
+        parent = os.path.join(os.path.dirname(path), parent)
+        settings = _tsconfig(files, normalize(parent if parent.endswith(".json")
+                                              else parent + ".json"), depth + 1)
+    for key in ("outDir", "rootDir"):
+        if found.get(key):
+            settings[key] = found[key][0]
+    if found.get("include"):
+        settings["include"] = [i for i in found["include"] if not any(c in i for c in "*?")]
+    return settings
+
+
 _TOOLS = {"vite": _vite, "rollup": _rollup, "rolldown": _rollup,
           "webpack": _configured("webpack"), "webpack-cli": _configured("webpack"),
           "tsup": _configured("tsup"), "tsdown": _configured("tsdown"),
           "unbuild": _configured("unbuild"), "microbundle": _microbundle,
-          "esbuild": _esbuild, "parcel": _parcel, "ncc": _ncc}
+          "esbuild": _esbuild, "parcel": _parcel, "ncc": _ncc, "tsc": _tsc}
 
 
 # -- config files, build scripts, pages ----------------------------------------------------

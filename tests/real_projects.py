@@ -142,6 +142,31 @@ def esm_library(root: Path) -> Path:
     })
 
 
+def tsc_library(root: Path) -> Path:
+    """A TypeScript library compiled by plain ``tsc`` from source/ into distribution/, the
+    build's tsconfig extending the editor's one (the layout of many of sindresorhus's
+    packages): no bundler, no ``source`` field, main and exports only in the output."""
+    return write(root, {
+        ".gitignore": "node_modules\ndistribution\n",
+        "package.json": package(
+            name="fetchy", type="module", main="./distribution/index.js",
+            exports={"types": "./distribution/index.d.ts",
+                     "default": "./distribution/index.js"},
+            files=["distribution"],
+            scripts={"build": "del-cli distribution && tsc --project tsconfig.dist.json",
+                     "prepare": "npm run build"}),
+        "tsconfig.json": ('{\n\t// the editor view: everything under source\n'
+                          '\t"extends": "@sindresorhus/tsconfig",\n'
+                          '\t"include": ["source"]\n}\n'),
+        "tsconfig.dist.json": ('{\n\t"extends": "./tsconfig",\n\t"compilerOptions": {\n'
+                               '\t\t"rootDir": "./source",\n\t\t"outDir": "./distribution"\n'
+                               '\t},\n\t"include": ["source"]\n}\n'),
+        "source/index.ts": "export {fetchy} from './core/fetchy.js';\n",
+        "source/core/fetchy.ts": ("export async function fetchy(url: string): Promise<string> "
+                                  "{\n\treturn (await fetch(url)).text();\n}\n"),
+    })
+
+
 def vite_react_app(root: Path) -> Path:
     """The layout `npm create vite` gives a React TypeScript app (index.html, src/main.tsx,
     src/App.tsx), without React itself: App.tsx builds its page as a string, and loads the

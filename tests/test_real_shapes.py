@@ -74,6 +74,16 @@ def test_esm_library_target_is_the_bundler_entry_before_and_after_a_build(
     assert show_config(project) == before  # a build changes no default
 
 
+def test_a_library_compiled_by_plain_tsc_targets_its_source_under_root_dir(
+        tmp_path, git_identity, show_config):
+    project = commit(real_projects.tsc_library(tmp_path / "fetchy"))
+    shown = show_config(project)
+    assert shown["target_file"] == (
+        "source/index.ts", f"{WEB}: the build's entry (tsconfig.dist.json rootDir (tsc))")
+    assert shown["metric_file"][0] == "distribution, dist, build, out"
+    assert "tsconfig.dist.json outDir" in shown["metric_file"][1]
+
+
 def test_esm_library_metric_is_the_gzipped_size_of_what_the_build_emitted(
         tmp_path, git_identity, npm_modules):  # noqa: F811
     project = built(link_bundlers(commit(real_projects.esm_library(tmp_path / "lib")),

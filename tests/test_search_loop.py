@@ -97,6 +97,8 @@ def test_a_duplicate_is_not_run_and_the_agent_is_asked_again(tmp_path):
     assert "## Your last proposal was not run: same code as #2" in prompt(tmp_path, 3)
     assert "- #2 discard" in prompt(tmp_path, 3)  # the most similar past experiment, shown
     assert "was not run" not in prompt(tmp_path, 2)
+    # the run's times as configured (time_budget 300 s, timeout its double by default)
+    assert "a run should take about 300 s and is stopped after 600 s" in prompt(tmp_path, 1)
     # every experiment record carries what a resumed loop rebuilds the index from
     assert all(e["fingerprint"] and e.get("change", "x") for e in experiments(project)[1:])
 
@@ -217,7 +219,8 @@ def test_command_plus_tune_is_a_known_agent_and_needs_agent_command(tmp_path):
 
 # -- screening ---------------------------------------------------------------------------------
 
-SCREENED = ("import sys\nVALUE = {v}\nscale = 1.1 if '--screen' in sys.argv else 1.0\n"
+SCREENED = ("import sys, time\nVALUE = {v}\nscreen = '--screen' in sys.argv\n"
+            "scale = 1.1 if screen else 1.0\ntime.sleep(0 if screen else 0.8)  # the full run\n"
             "print(f'val_bpb: {{VALUE * scale:.6f}}')\n")
 
 
@@ -233,6 +236,8 @@ def test_screening_spares_the_full_run_of_a_candidate_far_worse(tmp_path):
     assert worse["screened"] == pytest.approx(2.2)
     assert (better["status"], better["value"]) == ("keep", 0.99)  # the full run's value
     assert summary["screened_out"] == 1
+    # one full run of ~0.8 s spared, three quick screens paid (the best's and two candidates')
+    assert 0 < summary["screen_saved_s"] < 1.5
     state = next((project / ".git" / "autoresearch").iterdir())
     assert not (state / "runs" / worse["full_commit"] / "1").exists()  # no full run
     assert (state / "runs" / worse["full_commit"] / "screen.log").exists()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import importlib.util
 import shutil
 from typing import cast
 
@@ -48,9 +47,8 @@ def create_for(name: str) -> tuple[Agent, Agent | None]:
     from autoresearch.search.hybrid import TUNE, split_agent
 
     llm, is_hybrid = split_agent(name)
-    if is_hybrid and importlib.util.find_spec("optuna") is None:
-        raise EnvironmentProblem(f"agent '{name}' needs the tune extra: "
-                                 f"{get(TUNE).install_hint}")
+    if is_hybrid or llm == TUNE:
+        get(TUNE).require_optuna(name)
     return create(llm), (create(TUNE) if is_hybrid else None)
 
 

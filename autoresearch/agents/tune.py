@@ -42,6 +42,7 @@ autoresearch/search/tuning.py).
 from __future__ import annotations
 
 import ast
+import importlib.util
 import io
 import math
 import re
@@ -323,7 +324,7 @@ class Tuner:
     def _propose(self, request: AgentRequest) -> Proposal:
         started = time.monotonic()
         optuna = _optuna()
-        texts, params = _targets(request)
+        texts, params = _targets(request.project_dir, request.target_files)
         study = _study(optuna, request, self.structure)
         _fail_dangling(optuna, study, self.in_flight)
         self._add_learnt(optuna, study, params)
@@ -414,30 +415,46 @@ def _ask_for_a_change(optuna, study, params: list[Param], request: AgentRequest)
                        "widen the ranges or add parameters")
 
 
+def require_optuna(agent: str = name) -> None:
+    """The tune extra is installed (checked without importing it), else EnvironmentProblem."""
+    if importlib.util.find_spec("optuna") is None:
+        raise EnvironmentProblem(f"agent '{agent}' needs the tune extra: {install_hint}")
+
+
 def _optuna():
-    try:
-        import optuna
-    except ImportError:
-        raise EnvironmentProblem(
-            "agent 'tune' needs the tune extra: pip install 'autoresearch[tune]'"
-        ) from None
+    require_optuna()
+    import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna
 
 
-def _targets(request: AgentRequest) -> tuple[dict[str, str], list[Param]]:
-    texts, params = {}, []
-    several = len(request.target_files) > 1
-    for file in request.target_files:
-        path = request.project_dir / file
+def params_of(texts: dict[str, str]) -> list[Param]:
+    """The tunable constants of the target files (name -> text), in order; with several
+    files each key is prefixed with its file (``train.py:LR``). AgentFailure when a file
+    cannot be parsed."""
+    several = len(texts) > 1
+    return [replace(param, key=f"{file}:{param.key}") if several else param
+            for file, text in texts.items() for param in find_params(text, file)]
+
+
+def require_tunable(project_dir: Path, target_files: tuple[str, ...]) -> None:
+    """``agent: tune`` has constants to tune in the targets (ConfigError otherwise), checked
+    before a loop makes anything."""
+    _targets(project_dir, target_files)
+
+
+def _targets(project_dir: Path, target_files: tuple[str, ...]
+             ) -> tuple[dict[str, str], list[Param]]:
+    texts = {}
+    for file in target_files:
         try:
-            texts[file] = path.read_bytes().decode("utf-8")
+            texts[file] = (project_dir / file).read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise AgentFailure(f"tune could not read {file}: {exc}") from None
-        for param in find_params(texts[file], file):
-            params.append(replace(param, key=f"{file}:{param.key}") if several else param)
+    params = params_of(texts)
     if not params:
-        files = ", ".join(request.target_files) or "the target files"
+        files = ", ".join(target_files) or "the target files"
         raise ConfigError(f"agent 'tune' found no numeric hyperparameters in {files}: add "
                           "UPPER_CASE = number assignments or '# tune' markers, or choose "
                           "another agent")

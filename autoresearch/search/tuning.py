@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from autoresearch.agents.base import AgentFailure
-from autoresearch.agents.tune import Param, edit, find_params, format_value
+from autoresearch.agents.tune import Param, edit, format_value
+from autoresearch.agents.tune import params_of as tune_params
 from autoresearch.decide import improvement
 from autoresearch.search.normalise import fingerprint
 
@@ -43,15 +44,10 @@ class Observation:
 def params_of(texts: Mapping[str, str]) -> list[Param] | None:
     """The tunable constants of the target files (keys as the tune agent names them), or
     None when a file cannot be parsed."""
-    several = len(texts) > 1
-    found = []
     try:
-        for name in sorted(texts):
-            for param in find_params(texts[name], name):
-                found.append(replace(param, key=f"{name}:{param.key}") if several else param)
+        return tune_params(dict(sorted(texts.items())))
     except AgentFailure:
         return None
-    return found
 
 
 def structure(texts: Mapping[str, str], params: Sequence[Param]) -> str:
