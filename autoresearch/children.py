@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from autoresearch.state import write_json
+
 
 @dataclass(frozen=True)
 class ChildRegistry:
@@ -36,8 +38,7 @@ class ChildRegistry:
             return None
         path = self.directory / f"{pid}.json"
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(identity))
+            write_json(path, identity)
         except OSError:
             return None
         return path
@@ -49,7 +50,7 @@ class ChildRegistry:
             if data.get("cmdline") is None:
                 data["cmdline"] = _after_exec(psutil.Process(int(data["pid"])))
                 if data["cmdline"] is not None:
-                    path.write_text(json.dumps(data))
+                    write_json(path, data)
         except (OSError, ValueError, KeyError, TypeError, psutil.Error):
             pass
 

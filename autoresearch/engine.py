@@ -21,11 +21,13 @@ commit whose task was forgotten is really run, never served from another commit'
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
 import os
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from autoresearch import cluster, crash_cause, decide, faults, metrics, runner
 from autoresearch.children import ChildRegistry
 from autoresearch.config import Config, metric_spec
 from autoresearch.metrics import MetricSpec
-from autoresearch.errors import LogWriteError
+from autoresearch.errors import EnvironmentProblem, LogWriteError
 from autoresearch.experiment import Measurement
 from autoresearch.git import Repo
 from autoresearch.state import Layout, read_json, write_json
@@ -79,6 +81,7 @@ class Engine:
         self.fetch = cluster.fetch_globs(config)
         self._published = threading.Lock()
         self._checked_runner = False
+        _check_database(layout.doit_db)
 
     # -- paths -----------------------------------------------------------------------------
     def metrics_path(self, sha: str) -> Path:
@@ -118,9 +121,13 @@ class Engine:
                 env: dict[str, str] | None = None, on_tick: Tick | None = None) -> Measurement:
         """Measure ``sha`` (running it in ``tree`` unless doit says it is up to date)."""
         call = _Call(sha, tree, env, on_tick)
-        run_task(self.layout, self.task(sha, call))
+        code = run_task(self.layout, self.task(sha, call))
         if call.error is not None:
             raise call.error
+        if code != 0 and not call.ran:  # doit itself failed before the action (its database)
+            raise EnvironmentProblem(f"doit could not run experiment:{sha[:7]} (exit {code}); "
+                                     f"its database {self.layout.doit_db} may be corrupt or "
+                                     "locked: remove it (the measurements stay) and run again")
         data = read_json(self.metrics_path(sha))
         if not data:
             raise RuntimeError(f"the measurement of {sha[:7]} left no {self.metrics_path(sha)}")
@@ -314,8 +321,9 @@ class Engine:
     # -- the check before a keep -----------------------------------------------------------
     def check(self, sha: str, tree: Workspace, env: dict[str, str] | None = None
               ) -> tuple[bool, str | None]:
-        """Run check_command on ``sha``; (passed, log tail when it failed)."""
-        tree.checkout(sha)
+        """Run check_command on ``sha``, without the holdout's files; (passed, log tail when
+        it failed)."""
+        self._checkout_sealed(tree, sha)
         log_path = self.layout.run_dir(sha) / "check.log"
         result = runner.run(self.config.check_command, cwd=tree.project, env=env,
                             timeout=self.config.timeout, stdout_path=log_path,
@@ -364,6 +372,19 @@ class _Silent:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
+
+
+def _check_database(path: Path) -> None:
+    """doit's database can be opened (else one line naming it, before doit would print its
+    own traceback)."""
+    if not path.exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            connection.execute("PRAGMA schema_version")
+    except sqlite3.Error as exc:
+        raise EnvironmentProblem(f"doit's database {path} cannot be used ({exc}): remove it "
+                                 "(the measurements stay) and run again") from None
 
 
 def doit_config(layout: Layout | None) -> dict[str, Any]:

@@ -19,11 +19,11 @@ def measured_tasks(project: Path) -> Iterator[dict[str, Any]]:
     from autoresearch.config import resolve
     from autoresearch.engine import Engine
     from autoresearch.git import open_repo
-    from autoresearch.state import locate
+    from autoresearch.state import locate_for
 
     try:
         config = resolve(project)
-        layout = locate(project)
+        layout = locate_for(config)
         repo = open_repo(project)
     except UserError:
         return

@@ -30,7 +30,7 @@ from autoresearch.git import Repo
 from autoresearch.kept_change import KeptChange
 from autoresearch.results import aligned, format_delta, format_value
 from autoresearch.signals import Signals
-from autoresearch.state import locate
+from autoresearch.state import locate_for
 from autoresearch.workspace import Workspace
 
 Say = Callable[[str], None]
@@ -105,7 +105,7 @@ def remeasure(project: Path, repo: Repo) -> Iterator[Remeasure]:
 
     config = resolve(project)
     preflight_check(config)
-    layout = locate(project)
+    layout = locate_for(config)
     engine = Engine(config, layout, repo, children=ChildRegistry(layout.children))
     tree = Workspace(repo, layout, f"finalize-{os.getpid()}", config.run_files)
     with Signals():

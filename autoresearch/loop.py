@@ -41,7 +41,7 @@ from autoresearch.results_index import load_index, source_of
 from autoresearch.schema import Invalid, duration
 from autoresearch.tags import require_committed, start_tag
 from autoresearch.signals import Signals
-from autoresearch.state import Layout, locate
+from autoresearch.state import Layout, locate_for
 from autoresearch.worker import Worker, WorkerStopped
 from autoresearch.workspace import Workspace
 
@@ -96,7 +96,7 @@ def loop_command(project: Path, flags: dict[str, Any], options: dict[str, Any],
     agent, tuner = agents.create_for(config.agent)
     agents.ensure_available(agent)
     plan = devices.plan(options)
-    layout = locate(project, Path(config.work_dir).expanduser() if config.work_dir else None)
+    layout = locate_for(config)
     with open_repo(project) as repo:
         require_committed(repo)  # before anything is created
         preflight_check(config)

@@ -19,13 +19,13 @@ from autoresearch.git import open_repo
 from autoresearch.loop import preflight_check
 from autoresearch.output import Console
 from autoresearch.signals import Signals
-from autoresearch.state import locate
+from autoresearch.state import locate_for
 
 
 def measure_command(project: Path, flags: dict[str, Any], commits: list[str],
                     console: Console) -> None:
     config = resolve(project, flags)
-    layout = locate(project)
+    layout = locate_for(config)
     with open_repo(project) as repo, Signals():
         engine = Engine(config, layout, repo, children=ChildRegistry(layout.children))
         shas = [repo.resolve(rev) for rev in commits or ["HEAD"]]
@@ -36,10 +36,10 @@ def measure_command(project: Path, flags: dict[str, Any], commits: list[str],
             measured = engine.measure(sha)
             console.result(describe_measurement(config, measured))
             if measured.value is None:
-                crashed.append(sha[:7])
+                crashed.append(sha)
     if crashed:
-        raise UserError(f"{', '.join(crashed)} crashed; the log is in "
-                        f"{engine.sample_log(shas[0]).parent.parent}")
+        raise UserError("crashed: " + "; ".join(
+            f"{sha[:7]} (log: {engine.sample_log(sha)})" for sha in crashed))
 
 
 def describe_measurement(config: Config, m: Measurement) -> str:

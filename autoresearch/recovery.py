@@ -21,7 +21,7 @@ import psutil
 from autoresearch import cluster, runner
 from autoresearch.branch import Branch
 from autoresearch.children import ChildRegistry
-from autoresearch.errors import CrashingError
+from autoresearch.errors import CrashingError, UserError
 from autoresearch.git import Repo
 from autoresearch.mirrors import Ledger
 from autoresearch.output import Console
@@ -105,6 +105,13 @@ def finish_pending(coordinator, worker) -> None:
     for candidate in pending(coordinator.c.layout):
         if candidate.commit in logged:
             (coordinator.c.layout.pending / f"{candidate.commit}.json").unlink(missing_ok=True)
+            continue
+        try:
+            coordinator.c.repo.resolve(candidate.commit)
+        except UserError:  # never referenced, so `git gc` may have pruned it
+            (coordinator.c.layout.pending / f"{candidate.commit}.json").unlink(missing_ok=True)
+            coordinator.c.console.warn(f"resuming: dropped experiment {candidate.commit[:7]}, "
+                                       "which is no longer in the repository (git gc)")
             continue
         coordinator.c.console.info(f"resuming: measuring experiment {candidate.commit[:7]} "
                                    "that was committed but never logged")

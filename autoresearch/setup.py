@@ -20,7 +20,7 @@ from autoresearch.lock import ProjectLock, running
 from autoresearch.loop import LoopRun, preflight_check
 from autoresearch.output import Console
 from autoresearch.signals import Signals
-from autoresearch.state import locate
+from autoresearch.state import locate_for
 from autoresearch.tags import (EXCLUDES, check_tag, create_branch, note_uncommitted,
                                prepare_files, recent_tag, remember)
 
@@ -49,7 +49,7 @@ def setup(project: Path, flags: dict[str, Any], *, tag: str | None, resume: bool
     from autoresearch import agents, devices
 
     agent, tuner = agents.create_for(config.agent)
-    layout = locate(project)
+    layout = locate_for(config)
     pid = running(layout)
     if pid is not None:
         raise LockedError(f"a loop (pid {pid}) is running in {layout.project}; setup of a tag "

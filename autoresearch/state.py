@@ -168,6 +168,15 @@ def locate(project: Path, work_dir: Path | None = None) -> Layout:
                   work_dir=work_dir)
 
 
+def locate_for(config) -> Layout:
+    """The layout of a resolved config's project, with its ``work_dir`` (relative to the
+    project) for the tool's worktrees: every command that runs experiments uses this."""
+    work = Path(config.work_dir).expanduser() if config.work_dir else None
+    if work is not None and not work.is_absolute():
+        work = config.project_dir / work
+    return locate(config.project_dir, work)
+
+
 def find(project: Path) -> Layout | None:
     """:func:`locate`, or None outside a repository or without git (for commands that only
     read)."""

@@ -466,3 +466,17 @@ def test_calibration_sets_a_noise_floor_that_small_gains_do_not_beat(tmp_path: P
     assert baseline["value"] == 1.0
     assert (small["status"], small["reason"]) == ("discard", "within noise floor (±0.1)")
     assert (large["status"], large["reason"]) == ("keep", "improved")
+
+
+def test_a_corrupt_doit_database_is_one_line_naming_it(tmp_path: Path):
+    project = make_project(tmp_path, train_py(1.0), [])
+    assert cli(project, "setup", "--tag", "db").returncode == 0
+    database = state_dir(project) / "doit.sqlite3"
+    database.write_bytes(b"this is not a database" * 100)
+    (project / "train.py").write_text(train_py(0.5))
+    git(project, "commit", "-qam", "a commit never measured")
+    done = cli(project, "measure")
+    assert done.returncode == 3
+    assert done.stderr == (f"autoresearch: error: doit's database {database} cannot be used "
+                           "(file is not a database): remove it (the measurements stay) and "
+                           "run again\n")

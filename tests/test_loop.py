@@ -371,3 +371,19 @@ def test_a_second_loop_on_the_same_repository_exits_5(tmp_path: Path):
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
     assert first.returncode == 143
+
+
+def test_a_pending_candidate_that_git_gc_pruned_is_dropped_with_a_line(tmp_path: Path):
+    project = make_project(tmp_path, train_py(1.0), [write(0.8, "lower")])
+    assert cli(project, "setup", "--tag", "gc").returncode == 0
+    gone_sha = "ab" * 20
+    pending = state_dir(project) / "pending"
+    pending.mkdir(exist_ok=True)
+    (pending / f"{gone_sha}.json").write_text(json.dumps({
+        "description": "pruned", "base": gone_sha, "commit": gone_sha, "worker": 1}))
+    done = cli(project, "loop", "--tag", "gc", "-n", "1")
+    assert done.returncode == 0, done.stderr
+    assert (f"resuming: dropped experiment {gone_sha[:7]}, which is no longer in the "
+            "repository (git gc)") in done.stderr
+    assert not (pending / f"{gone_sha}.json").exists()
+    assert [d["description"] for d in experiments(project)] == ["baseline", "lower"]

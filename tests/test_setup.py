@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from helpers import cli, git, make_project
 
 from autoresearch.hooks import CHAINED, MARKER
 from autoresearch.tags import EXCLUDES, default_tag
@@ -230,3 +231,21 @@ def test_setup_from_a_directory_without_a_project_is_refused(project, run_cli, g
 def test_the_environment_is_pinned(project, git):
     assert git(project, "log", "-1", "--format=%an <%ae>") == "Test Author <author@example.com>"
     assert os.environ["GIT_CONFIG_GLOBAL"] == os.devnull
+
+
+def test_every_command_runs_experiments_in_work_dir(tmp_path: Path):
+    """work_dir (relative to the project) holds the worktrees of setup's baseline, measure and
+    the loop alike (a cluster needs them on its shared filesystem)."""
+    where = tmp_path / "cwd.log"
+    train = (f"import os\nopen({str(where)!r}, 'a').write(os.getcwd() + '\\n')\n"
+             "print('val_bpb: 1.0')\n")
+    project = make_project(tmp_path, train, [{"write": {"train.py": train + "# v2\nX = 2\n"},
+                                               "say": "x"}], work_dir="../shared-trees")
+    assert cli(project, "setup", "--tag", "w").returncode == 0
+    (project / "train.py").write_text(train + "Y = 3\n")
+    git(project, "commit", "-qam", "another commit to measure")
+    assert cli(project, "measure").returncode == 0
+    assert cli(project, "loop", "--tag", "w", "-n", "1").returncode == 0
+    shared = (tmp_path / "shared-trees").resolve()
+    seen = where.read_text().splitlines()
+    assert len(seen) == 3 and all(Path(cwd).is_relative_to(shared) for cwd in seen), seen

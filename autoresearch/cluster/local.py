@@ -61,7 +61,7 @@ class SealedRunner(LocalRunner):
             on_tick: Tick | None = None, max_log_bytes: int = MAX_LOG_BYTES) -> JobResult:
         sealed = shlex.join(sandbox.wrap_run(["/bin/sh", "-c", command], tree=cwd,
                                              hidden=self.hidden,
-                                             environ=dict(env or os.environ)))
+                                             environ={**os.environ, **(env or {})}))
         return super().run(sealed, cwd=cwd, log_path=log_path, timeout=timeout,
                            jobs_dir=jobs_dir, env=env, fetch=fetch, on_tick=on_tick,
                            max_log_bytes=max_log_bytes)
