@@ -195,7 +195,7 @@ class Engine:
         if call.on_tick:
             call.on_tick("measure", result.duration_s, self.config.timeout)
         reading = metrics.read(self.spec, project_dir=tree.project, log_path=log_path,
-                               duration_s=result.duration_s)
+                               duration_s=result.duration_s, seal=self._sealer(tree, call.env))
         return {"value": None if error else reading.value, "error": error or reading.error,
                 "extra": reading.extra, "vram_gb": metrics.vram_gb(log_text),
                 "duration_s": result.duration_s, "peak_rss_mb": result.peak_rss_mb,
@@ -272,9 +272,17 @@ class Engine:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text("")
         reading = metrics.read(spec, project_dir=tree.project, log_path=log_path,
-                               duration_s=0.0, timeout=self.config.timeout)
-        tree.checkout(sha)  # nothing the holdout left is seen by a later run
-        return reading.value
+                               duration_s=0.0, timeout=self.config.timeout,
+                               seal=self._sealer(tree))
+        return reading.value  # what it left goes at the next checkout, as every run's does
+
+    def _sealer(self, tree: Workspace, env: dict[str, str] | None = None
+                ) -> Callable[[str], str] | None:
+        """With ``sandbox_run: strict``: what seals another command run in ``tree`` (the
+        candidate's code runs in check_command, metric_parse and the holdout too)."""
+        if not isinstance(self.job_runner, cluster.SealedRunner):
+            return None
+        return lambda command: self.job_runner.seal(command, tree.project, env)
 
     def _check_runner(self, tree: Workspace) -> None:
         """Once per engine: the runner can run here (a Slurm node sees the tree, say)."""
@@ -325,7 +333,9 @@ class Engine:
         it failed)."""
         self._checkout_sealed(tree, sha)
         log_path = self.layout.run_dir(sha) / "check.log"
-        result = runner.run(self.config.check_command, cwd=tree.project, env=env,
+        seal = self._sealer(tree, env)
+        command = self.config.check_command
+        result = runner.run(seal(command) if seal else command, cwd=tree.project, env=env,
                             timeout=self.config.timeout, stdout_path=log_path,
                             children=self.children)
         if result.exit_code == 0:

@@ -14,7 +14,7 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +146,7 @@ def _parse_problem(exc: jmespath.exceptions.JMESPathError) -> str:
 
 def read(
     spec: MetricSpec, *, project_dir: Path, log_path: Path, duration_s: float, timeout: float = 60,
-    tracked: Collection[str] | None = None,
+    tracked: Collection[str] | None = None, seal: Callable[[str], str] | None = None,
 ) -> MetricReading:
     """Read ``spec``'s metric for a finished run whose output is in ``log_path``.
 
@@ -164,7 +164,7 @@ def read(
         value = sum(o.size for o in outputs) / UNITS[spec.unit or DEFAULT_UNIT] if outputs else None
         return MetricReading(value=value, extra=extra, error=error, outputs=tuple(outputs))
     if spec.source == "command":
-        value, error = _from_command(spec, project_dir, timeout)
+        value, error = _from_command(spec, project_dir, timeout, seal)
     elif spec.source == "regex":
         value, error = _from_regex(spec, log_text, log_path)
     elif spec.source == "lines":
@@ -197,12 +197,15 @@ def vram_gb(log_text: str) -> float | None:
     return None if megabytes is None else megabytes / 1024
 
 
-def _from_command(spec: MetricSpec, project_dir: Path, timeout: float) -> Outcome:
-    """The last number the shell command prints on stdout, run in the project directory."""
+def _from_command(spec: MetricSpec, project_dir: Path, timeout: float,
+                  seal: Callable[[str], str] | None = None) -> Outcome:
+    """The last number the shell command prints on stdout, run in the project directory
+    (through ``seal`` when the run is sealed: the command may run the candidate's code)."""
+    command: str = spec.command  # type: ignore[assignment]  # validate() checked it
     with tempfile.TemporaryDirectory(prefix="autoresearch-metric-") as tmp:
         out, err = Path(tmp, "out"), Path(tmp, "err")
         result = runner.run(
-            spec.command,  # type: ignore[arg-type]  # validate() checked it
+            seal(command) if seal else command,
             cwd=project_dir,
             timeout=timeout,
             stdout_path=out,

@@ -8,7 +8,8 @@ bubblewrap would keep them, and with them the power to unmount what hides the re
 and the network on. ``basic`` runs it unconfined in its copy; the runner's process-group
 kill ends what it started.
 
-``sandbox_run: strict`` seals the experiment's run the same way (``wrap_run``), with what
+``sandbox_run: strict`` seals the experiment's run the same way (``wrap_run``; check_command,
+metric_parse and the holdout command too: they run the candidate's code), with what
 real builds and GPU jobs need: its worktree and the build tools' caches writable, the git
 directory (and in it the tool's state) hidden, the host's devices (GPUs, /dev/shm) present.
 """

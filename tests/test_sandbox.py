@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import init_repo, parse_config
-from helpers import cli, gone, make_project, wait_for, wait_until
+from helpers import cli, experiments, git, gone, make_project, wait_for, wait_until
 
 from autoresearch import agent_home, config, sandbox, state
 from autoresearch.cross_back import read_back
@@ -412,18 +412,33 @@ print("val_bpb: 1.0")
 """
 
 
+CHECK_PROBE = """\
+import os, pathlib, sys
+sys.exit(1 if pathlib.Path(os.environ["PROBE_GIT_DIR"], "HEAD").exists() else 0)
+"""
+
+
 @strict_only
-def test_a_strictly_sealed_run_reaches_neither_the_git_directory_nor_the_project(tmp_path):
-    project = make_project(tmp_path, RUN_PROBE, sandbox_run="strict",
-                           run_command=f"{shlex.quote(PY)} train.py")
-    done = cli(project, "setup", "--tag", "sealed",
-               extra={"PROBE_GIT_DIR": str(project / ".git"), "PROBE_PROJECT": str(project)})
+def test_a_strictly_sealed_run_reaches_neither_the_git_directory_nor_the_project(outside):
+    plan = [{"write": {"train.py": RUN_PROBE.replace("1.0", "0.5")}, "say": "better"}]
+    project = make_project(outside, RUN_PROBE, plan, sandbox_run="strict",
+                           run_command=f"{shlex.quote(PY)} train.py",
+                           check_command=f"{shlex.quote(PY)} check.py")
+    (project / "check.py").write_text(CHECK_PROBE)
+    git(project, "add", "check.py")
+    git(project, "commit", "-qm", "the check")
+    probe = {"PROBE_GIT_DIR": str(project / ".git"), "PROBE_PROJECT": str(project)}
+    done = cli(project, "setup", "--tag", "sealed", extra=probe)
     assert done.returncode == 0, done.stderr
     log = (project / "run.log").read_text()
     assert "git dir visible: False" in log
-    # read-only, or (a project under /tmp, as here) behind the run's private /tmp
-    assert not (project / "escaped.txt").exists()
+    assert "project writable: False" in log and not (project / "escaped.txt").exists()
     assert "tree writable: True" in log
+    # check_command runs the candidate's code too: sealed the same way, so it passes
+    done = cli(project, "loop", "--tag", "sealed", "-n", "1", extra=probe)
+    assert done.returncode == 0, done.stderr
+    assert [(e["status"], e["reason"]) for e in experiments(project)][-1] == ("keep",
+                                                                               "improved")
 
 
 def test_a_sealed_run_needs_the_local_runner(tmp_path):

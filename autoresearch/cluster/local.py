@@ -56,13 +56,17 @@ class SealedRunner(LocalRunner):
     def preflight(self, tree: Path, *, jobs_dir: Path) -> None:
         sandbox.probe("strict")  # an EnvironmentProblem naming the install when it cannot run
 
+    def seal(self, command: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
+        """``command`` as a shell command line that runs it sealed in ``cwd`` (also used for
+        check_command, metric_parse and the holdout: all run the candidate's code)."""
+        return shlex.join(sandbox.wrap_run(["/bin/sh", "-c", command], tree=cwd,
+                                           hidden=self.hidden,
+                                           environ={**os.environ, **(env or {})}))
+
     def run(self, command: str, *, cwd: Path, log_path: Path, timeout: float, jobs_dir: Path,
             env: Mapping[str, str] | None = None, fetch: Sequence[str] = (),
             on_tick: Tick | None = None, max_log_bytes: int = MAX_LOG_BYTES) -> JobResult:
-        sealed = shlex.join(sandbox.wrap_run(["/bin/sh", "-c", command], tree=cwd,
-                                             hidden=self.hidden,
-                                             environ={**os.environ, **(env or {})}))
-        return super().run(sealed, cwd=cwd, log_path=log_path, timeout=timeout,
+        return super().run(self.seal(command, cwd, env), cwd=cwd, log_path=log_path, timeout=timeout,
                            jobs_dir=jobs_dir, env=env, fetch=fetch, on_tick=on_tick,
                            max_log_bytes=max_log_bytes)
 
