@@ -106,7 +106,7 @@ class Coordinator:
         self.bounds = bounds
         self.workers = workers
         self.session = Session()
-        self.tickets = 0  # handed out and not yet logged
+        self.holders: set[int] = set()  # workers holding a ticket not yet logged
         self.stopping: str | None = None
         self.rewrites_seen: set[str] = set()
         self.policy = policy(context.config)
@@ -140,10 +140,10 @@ class Coordinator:
     def ticket(self, worker: int) -> Ticket | None:
         """The best and the prompt for ``worker``'s next candidate; None once a bound is
         reached (counting the candidates in flight)."""
-        if self.stopping or self.bound_reached(self.tickets):
+        if self.stopping or self.bound_reached(len(self.holders)):
             return None
         self._adopt_user_commits()
-        if self.bound_reached(self.tickets):
+        if self.bound_reached(len(self.holders)):
             return None
         best = self.best_sha
         ask = self.search.next_ask(worker, can_tune=self._can_tune(best))
@@ -152,7 +152,7 @@ class Coordinator:
             self.c.console.info(f"plateau: {self.search.without_keep} experiments in a row "
                                 "without a keep (stop_after_plateau)")
             return None
-        self.tickets += 1
+        self.holders.add(worker)
         start = ask.start or best
         self.c.live.phase(worker, "agent", limit_s=self.config.agent_timeout)
         others = tuple(idea for number, idea in self.session.in_flight.items()
@@ -225,7 +225,7 @@ class Coordinator:
     # -- agent failures ---------------------------------------------------------------------
     def agent_failed(self, worker: int, failure: AgentFailure) -> float:
         """Log one agent failure; stop at the limit; the pause before the worker tries again."""
-        self.tickets -= 1
+        self.holders.discard(worker)
         if failure.reason.startswith(NO_CHANGE):
             self.search.no_change(worker)
         n = self.session.agent_failures_in_row + 1
@@ -252,7 +252,7 @@ class Coordinator:
 
     def _duplicate(self, worker: int, candidate: Candidate, repeat: Duplicate) -> None:
         """A candidate that repeats a measured one: logged, not run, counted as a failure."""
-        self.tickets = max(0, self.tickets - 1)
+        self.holders.discard(worker)
         details: dict[str, Any] = {"tag": self.tag, "of": repeat.of, "reason": repeat.reason,
                                    "description": candidate.description,
                                    "commit": (candidate.commit or "")[:7],
@@ -538,7 +538,7 @@ class Coordinator:
                 f"{logged.value:.6f}" if logged.value is not None
                 else f"crash ({safe(logged.error or logged.reason)})"))
             return logged
-        self.tickets = max(0, self.tickets - 1)
+        self.holders.discard(candidate.worker)
         self.session.counts[decision.status] += 1
         self.session.cost_usd += logged.cost_usd
         self.session.agent_failures_in_row = 0

@@ -242,10 +242,7 @@ class LoopRun:
             self.console.clear_status()
         else:
             self._drive_parallel()
-        elapsed = time.monotonic() - coordinator.session.started
-        return (coordinator.stopping or coordinator.bounds.reached(
-            coordinator.session.experiments, elapsed, coordinator.session.cost_usd)
-            or "bounds reached")
+        return coordinator.stopping or coordinator.bound_reached() or "bounds reached"
 
     def _drive_parallel(self) -> None:
         slots: queue.Queue = queue.Queue()

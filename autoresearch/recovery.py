@@ -115,7 +115,6 @@ def finish_pending(coordinator, worker) -> None:
             continue
         coordinator.c.console.info(f"resuming: measuring experiment {candidate.commit[:7]} "
                                    "that was committed but never logged")
-        coordinator.tickets += 1
         worker.see_through(candidate, coordinator)
 
 
