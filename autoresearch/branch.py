@@ -117,7 +117,7 @@ class Branch:
             self.repo.update_ref(self.ref, best, tip, f"autoresearch: keep {best[:7]}")
             return
         with open_repo(tree) as checkout:
-            modified = [c.path for c in checkout.status() if not c.untracked]
+            modified = checkout.dirty_tracked()
             if not modified:
                 try:
                     checkout.run("merge", "--ff-only", "--quiet", best)

@@ -17,6 +17,7 @@ a candidate that repeats a measured one is logged as ``duplicate`` and not run; 
 from __future__ import annotations
 
 import difflib
+import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -120,7 +121,6 @@ class Coordinator:
             if context.tuner is not None else None
         self.best_screened: tuple[str, float] | None = None  # (the best's sha, its screen)
         self.savings = screening.Savings()
-        self._tunable: dict[str, bool] = {}
         context.coordinator = self
         if self.tuner_memory is not None and history.best_commit:
             self._follow_structure(history.best_commit)
@@ -402,17 +402,20 @@ class Coordinator:
         return Measure(self.best_sha)
 
     # -- the search's bookkeeping ------------------------------------------------------------
+    @functools.lru_cache(maxsize=8)  # noqa: B019 - one coordinator per loop; commits never change
     def _texts(self, sha: str) -> dict[str, str]:
-        """The targets' texts at ``sha`` (project-relative names)."""
+        """The targets' texts at ``sha`` (project-relative names); read once per commit for
+        the duplicate check, the near-miss diff and the tuner's observation."""
         return {t: (self.c.repo.file_at(sha, self.c.layout.in_repo(t)) or b"")
                 .decode("utf-8", "replace") for t in self.config.targets}
 
+    @functools.lru_cache(maxsize=4)  # noqa: B019
+    def _params(self, sha: str) -> tuple:
+        """The tuner's constants in the targets at ``sha`` (empty when there are none)."""
+        return tuple(tuning.params_of(self._texts(sha)) or ())
+
     def _can_tune(self, best: str) -> bool:
-        if self.c.tuner is None:
-            return False
-        if best not in self._tunable:
-            self._tunable[best] = bool(tuning.params_of(self._texts(best)))
-        return self._tunable[best]
+        return self.c.tuner is not None and bool(self._params(best))
 
     def _tuner_section(self) -> tuple[str, ...]:
         """The model's note of the constants the tuner owns (agent X+tune)."""
@@ -420,7 +423,7 @@ class Coordinator:
         best = self.history.best()
         if memory is None or best is None:
             return ()
-        params = tuning.params_of(self._texts(self.best_sha)) or []
+        params = self._params(self.best_sha)
         told = tuning.notes(memory.study(), self.config.metric_direction, self._within(best),
                             frozenset(p.key for p in params if p.is_int))
         return (sections.tuner(told, [p.key for p in params]),) if told and params else ()
@@ -453,10 +456,11 @@ class Coordinator:
                 self.search.kept(value, within)
                 if candidate.screened is not None and candidate.screened["value"] is not None:
                     self.best_screened = (candidate.commit, candidate.screened["value"])
-            elif logged.status == "discard" and candidate.commit:
+            elif logged.status == "discard" and candidate.commit and decide.improvement(
+                    value, best_before.value, self.config.metric_direction) >= -within:
+                before, after = self._texts(candidate.base), self._texts(candidate.commit)
                 diff = tuple(line for t in self.config.targets for line in difflib.unified_diff(
-                    self._texts(candidate.base)[t].splitlines(),
-                    self._texts(candidate.commit)[t].splitlines(), lineterm="", n=0)
+                    before[t].splitlines(), after[t].splitlines(), lineterm="", n=0)
                     if not line.startswith(("---", "+++", "@@")))
                 self.search.offer_near_miss(nearmiss.NearMiss(
                     logged.number, candidate.commit, candidate.base, value,

@@ -149,7 +149,8 @@ class Engine:
 
     def _measure_now(self, call: _Call) -> Measurement:
         sha = call.sha
-        reused = self._reuse(sha)
+        key = self.content_key(sha)
+        reused = self._reuse(sha, key)
         if reused is not None:
             return reused
         tree = call.tree
@@ -169,7 +170,7 @@ class Engine:
         write_json(self.metrics_path(sha), {"definition": self.definition_hash,
                                             **measured.to_json()})
         if measured.value is not None:
-            write_json(self._content_index(self.content_key(sha)), {"commit": sha})
+            write_json(self._content_index(key), {"commit": sha})
         return measured
 
     def _run_sample(self, sha: str, index: int, tree: Workspace, call: _Call,
@@ -304,12 +305,12 @@ class Engine:
     def _content_index(self, key: str) -> Path:
         return self.layout.content / f"{key}.json"
 
-    def _reuse(self, sha: str) -> Measurement | None:
-        """The measurement of another commit with the same content, for a commit that has
-        none of its own (see the module docstring)."""
+    def _reuse(self, sha: str, key: str) -> Measurement | None:
+        """The measurement of another commit with the same content (``key``), for a commit
+        that has none of its own (see the module docstring)."""
         if read_json(self.metrics_path(sha)) is not None:
             return None
-        entry = read_json(self._content_index(self.content_key(sha))) or {}
+        entry = read_json(self._content_index(key)) or {}
         other = entry.get("commit")
         data = read_json(self.metrics_path(other)) if other and other != sha else None
         if not data or data.get("definition") != self.definition_hash or data.get("value") is None:

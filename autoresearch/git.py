@@ -166,9 +166,11 @@ class Repo:
         except (self._gitpython.BadName, ValueError):
             raise UserError(f"unknown commit '{rev}': give a sha, branch or tag") from None
 
-    def status(self) -> list[Change]:
-        """Every change in the work tree: tracked, staged, deleted and untracked (not ignored)."""
-        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", strip=False)
+    def status(self, *, untracked: bool = True) -> list[Change]:
+        """Every change in the work tree: tracked, staged, deleted and (unless ``untracked``
+        is False) untracked files that are not ignored."""
+        out = self.run("status", "--porcelain=v1", "-z",
+                       f"--untracked-files={'all' if untracked else 'no'}", strip=False)
         changes: list[Change] = []
         entries = iter(out.split("\0"))
         for entry in entries:
@@ -183,10 +185,8 @@ class Repo:
         return changes
 
     def dirty_tracked(self) -> list[str]:
-        return [c.path for c in self.status() if not c.untracked]
-
-    def untracked(self) -> set[str]:
-        return {c.path for c in self.status() if c.untracked}
+        """Tracked files with changes (staged or not), without listing untracked ones."""
+        return [c.path for c in self.status(untracked=False)]
 
     def file_at(self, rev: str, path: str) -> bytes | None:
         """Content of ``path`` at ``rev``, or None when it does not exist there."""

@@ -79,8 +79,8 @@ def create_branch(repo: Repo, tag: str, console: Console) -> str:
 
 def note_uncommitted(repo: Repo, layout: Layout, console: Console) -> None:
     """Say once that the user's uncommitted edits are not part of the experiment."""
-    inside = [c.path for c in repo.status() if not c.untracked
-              and (not layout.project_path or c.path.startswith(layout.project_path + "/"))]
+    inside = [path for path in repo.dirty_tracked()
+              if not layout.project_path or path.startswith(layout.project_path + "/")]
     if inside:
         shown = ", ".join(inside[:5]) + (f" (+{len(inside) - 5} more)" if len(inside) > 5 else "")
         console.info(f"note: uncommitted changes to {shown} are not part of the experiment "

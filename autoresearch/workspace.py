@@ -70,7 +70,7 @@ class Workspace:
 
     def modified_tracked(self) -> list[str]:
         """Tracked files the run changed (a build that rewrites README.md, say)."""
-        return [c.path for c in self.git.status() if not c.untracked]
+        return self.git.dirty_tracked()
 
     def _in_repo(self, path: str) -> str:
         return self.layout.in_repo(path)
